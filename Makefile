@@ -1,0 +1,39 @@
+# credit_scoring: PGXS build.  `make`, `make install`, `make unittest`, `make lint`;
+# test/run_tests.sh runs every suite on temporary clusters.
+EXTENSION = credit_scoring
+MODULE_big = credit_scoring
+EXTVERSION = 0.1.0
+
+CORE_SRCS = $(sort $(wildcard src/core/*.c))
+GLUE_SRCS = $(sort $(wildcard src/*.c))
+OBJS = $(CORE_SRCS:.c=.o) $(GLUE_SRCS:.c=.o)
+
+DATA = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
+DOCS = README.md
+
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/[0-9]*.sql)))
+REGRESS_OPTS = --inputdir=. --temp-config=test/regress.conf
+
+PG_CPPFLAGS = -Isrc/core -std=gnu11 -D_GNU_SOURCE
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+SHLIB_LINK = -ldl -lpthread -lm
+EXTRA_CLEAN = test/unit/test_core
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+UNIT_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Isrc/core
+
+test/unit/test_core: test/unit/test_core.c $(CORE_SRCS) src/core/cs_core.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_core.c $(CORE_SRCS) -ldl -lpthread -lm
+
+.PHONY: unittest lint
+unittest: test/unit/test_core
+	prove -v test/unit/test_core
+
+LINT_FILES = $(wildcard src/*.c src/*.h src/core/*.c src/core/*.h test/unit/*.c test/unit/*.h bench/*.c)
+lint:
+	clang-format --dry-run --Werror $(LINT_FILES)
+	cppcheck --enable=warning,performance,portability --error-exitcode=1 --inline-suppr -q \
+		--suppress=missingIncludeSystem -Isrc/core src/core test/unit

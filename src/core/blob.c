@@ -1,0 +1,531 @@
+/*
+ * blob.c - the model blob v1 (layout in src/core/README.md) and CRC-32C.
+ *
+ * The decoder trusts nothing: every read is bounds-checked, every count is
+ * checked against the bytes that remain and a fixed limit before anything is
+ * allocated, and any failure frees what was built and names the field.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cs_core.h"
+
+#define BLOB_MAGIC       "CSMB"
+#define HEADER_SIZE      16
+#define MAX_STRING       (1024 * 1024)
+#define MAX_FEATURES     100000
+#define MAX_LEVELS       1000000
+/* the smallest feature: empty name, kind, has_missing, mean, sd, n_levels */
+#define MIN_FEATURE_SIZE (4 + 1 + 1 + 8 + 8 + 4)
+
+/* ------------------------------------------------------------------ CRC-32C */
+
+static uint32_t crc_table[256];
+static int      crc_table_ready;
+
+/* Fills the table of the reflected Castagnoli polynomial 0x82F63B78. */
+static void
+init_crc_table(void)
+{
+	uint32_t i;
+	int      k;
+
+	for (i = 0; i < 256; i++)
+	{
+		uint32_t c = i;
+
+		for (k = 0; k < 8; k++)
+			c = (c & 1) ? (c >> 1) ^ UINT32_C(0x82F63B78) : c >> 1;
+		crc_table[i] = c;
+	}
+	crc_table_ready = 1;
+}
+
+/* CRC-32C of data continuing from crc (0 to start). */
+uint32_t
+cs_crc32c(uint32_t crc, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	size_t               i;
+
+	if (!crc_table_ready)
+		init_crc_table();
+	crc = ~crc;
+	for (i = 0; i < len; i++)
+		crc = crc_table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
+	return ~crc;
+}
+
+/* ------------------------------------------------------------------ writing */
+
+typedef struct blob_writer
+{
+	uint8_t *buf;
+	size_t   len;
+	size_t   cap;
+	int      failed;
+} blob_writer;
+
+/* Appends n bytes, growing the buffer; records a failure when out of memory. */
+static void
+put_bytes(blob_writer *w, const void *data, size_t n)
+{
+	if (w->failed)
+		return;
+	if (n > SIZE_MAX - w->len)
+	{
+		w->failed = 1;
+		return;
+	}
+	if (w->len + n > w->cap)
+	{
+		size_t   cap = w->cap < 256 ? 256 : w->cap;
+		uint8_t *buf;
+
+		while (cap < w->len + n)
+			cap = cap > SIZE_MAX / 2 ? w->len + n : cap * 2;
+		buf = cs_realloc(w->buf, cap);
+		if (buf == NULL)
+		{
+			w->failed = 1;
+			return;
+		}
+		w->buf = buf;
+		w->cap = cap;
+	}
+	if (n > 0)
+		memcpy(w->buf + w->len, data, n);
+	w->len += n;
+}
+
+/* Appends v little-endian in size bytes. */
+static void
+put_uint(blob_writer *w, uint64_t v, int size)
+{
+	uint8_t b[8];
+	int     i;
+
+	for (i = 0; i < size; i++)
+		b[i] = (uint8_t) (v >> (8 * i));
+	put_bytes(w, b, (size_t) size);
+}
+
+/* Appends the IEEE-754 bits of x. */
+static void
+put_f64(blob_writer *w, double x)
+{
+	uint64_t bits;
+
+	memcpy(&bits, &x, sizeof(bits));
+	put_uint(w, bits, 8);
+}
+
+/* Appends a u32 length and the bytes of s (NULL as the empty string). */
+static void
+put_string(blob_writer *w, const char *s)
+{
+	size_t len = s == NULL ? 0 : strlen(s);
+
+	if (len > MAX_STRING)
+	{
+		w->failed = 2;
+		return;
+	}
+	put_uint(w, len, 4);
+	put_bytes(w, s, len);
+}
+
+/* Appends the schema. */
+static void
+put_schema(blob_writer *w, const cs_schema *s)
+{
+	int32_t j;
+	int32_t k;
+
+	put_uint(w, (uint32_t) s->n_features, 4);
+	for (j = 0; j < s->n_features; j++)
+	{
+		const cs_feature *f = &s->features[j];
+
+		put_string(w, f->name);
+		put_uint(w, (uint64_t) f->kind, 1);
+		put_uint(w, f->has_missing ? 1 : 0, 1);
+		put_f64(w, f->mean);
+		put_f64(w, f->sd);
+		put_uint(w, (uint32_t) f->n_levels, 4);
+		for (k = 0; k < f->n_levels; k++)
+			put_string(w, f->levels[k]);
+	}
+}
+
+/* Serialises m; *out is cs_malloc'd. */
+cs_status
+cs_blob_encode(const cs_model *m, uint8_t **out, size_t *len, cs_error *err)
+{
+	blob_writer      w = { NULL, 0, 0, 0 };
+	const cs_logreg *lr = &m->u.logreg;
+	size_t           body;
+	int32_t          i;
+
+	*out = NULL;
+	*len = 0;
+	if (m->type != CS_MODEL_LOGISTIC_REGRESSION)
+		return cs_fail(err, CS_ERR_INVALID, "unknown model type %d", (int) m->type);
+	put_bytes(&w, BLOB_MAGIC, 4);
+	put_uint(&w, CS_BLOB_VERSION, 2);
+	put_uint(&w, (uint64_t) m->type, 2);
+	put_uint(&w, 0, 8); /* body length and checksum, filled below */
+	put_string(&w, m->meta.target);
+	put_string(&w, m->meta.positive);
+	put_uint(&w, m->meta.seed, 8);
+	put_uint(&w, (uint32_t) m->meta.threads, 4);
+	put_uint(&w, m->meta.n_train, 8);
+	put_uint(&w, m->meta.n_valid, 8);
+	put_uint(&w, m->meta.n_test, 8);
+	put_schema(&w, &m->schema);
+	put_uint(&w, (uint32_t) lr->p, 4);
+	put_uint(&w, (uint32_t) lr->n_iter, 4);
+	for (i = 0; i <= lr->p; i++)
+		put_f64(&w, lr->coef[i]);
+	if (w.failed || w.len - HEADER_SIZE > UINT32_MAX)
+	{
+		cs_free(w.buf);
+		if (w.failed == 2)
+			return cs_fail(err, CS_ERR_INVALID, "a model string is longer than 1 MiB");
+		if (w.failed)
+			return cs_fail(err, CS_ERR_NOMEM, "out of memory encoding the model");
+		return cs_fail(err, CS_ERR_INVALID, "the model is too large to encode");
+	}
+	body = w.len - HEADER_SIZE;
+	w.len = 8;
+	put_uint(&w, body, 4);
+	put_uint(&w, cs_crc32c(0, w.buf + HEADER_SIZE, body), 4);
+	*out = w.buf;
+	*len = body + HEADER_SIZE;
+	return CS_OK;
+}
+
+/* ------------------------------------------------------------------ reading */
+
+typedef struct blob_reader
+{
+	const uint8_t *p;
+	size_t         left;
+	cs_error      *err;
+} blob_reader;
+
+static int corrupt(blob_reader *r, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 2, 3)))
+#endif
+	;
+
+/* Records a CS_ERR_CORRUPT naming what is wrong; returns 0 for "return corrupt(...)". */
+static int
+corrupt(blob_reader *r, const char *fmt, ...)
+{
+	char    what[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	cs_fail(r->err, CS_ERR_CORRUPT, "the model blob is corrupt: %s", what);
+	return 0;
+}
+
+/* Reads a size-byte little-endian unsigned integer; 0 when truncated. */
+static int
+get_uint(blob_reader *r, int size, uint64_t *v, const char *field)
+{
+	int i;
+
+	*v = 0;
+	if (r->left < (size_t) size)
+		return corrupt(r, "it is truncated in %s", field);
+	for (i = 0; i < size; i++)
+		*v |= (uint64_t) r->p[i] << (8 * i);
+	r->p += size;
+	r->left -= (size_t) size;
+	return 1;
+}
+
+/* Reads a signed 32-bit integer within [lo, hi]. */
+static int
+get_i32(blob_reader *r, int32_t lo, int32_t hi, int32_t *v, const char *field)
+{
+	uint64_t u;
+	int32_t  x;
+
+	*v = 0;
+	if (!get_uint(r, 4, &u, field))
+		return 0;
+	x = (int32_t) (uint32_t) u;
+	if (x < lo || x > hi)
+		return corrupt(r, "%s is %d, out of range", field, (int) x);
+	*v = x;
+	return 1;
+}
+
+/* Reads a finite double (and > 0 when positive). */
+static int
+get_f64(blob_reader *r, int positive, double *v, const char *field)
+{
+	uint64_t bits;
+
+	if (!get_uint(r, 8, &bits, field))
+		return 0;
+	memcpy(v, &bits, sizeof(*v));
+	if (!isfinite(*v))
+		return corrupt(r, "%s is not finite", field);
+	if (positive && !(*v > 0.0))
+		return corrupt(r, "%s is %g, not positive", field, *v);
+	return 1;
+}
+
+/* Reads a string of at most 1 MiB with no NUL byte into a cs_malloc'd copy. */
+static int
+get_string(blob_reader *r, char **out, const char *field)
+{
+	uint64_t len;
+
+	if (!get_uint(r, 4, &len, field))
+		return 0;
+	if (len > MAX_STRING)
+		return corrupt(r, "%s is %llu bytes long, over 1 MiB", field, (unsigned long long) len);
+	if (len > r->left)
+		return corrupt(r, "it is truncated in %s", field);
+	if (len > 0 && memchr(r->p, '\0', (size_t) len) != NULL)
+		return corrupt(r, "%s contains a NUL byte", field);
+	*out = cs_malloc((size_t) len + 1);
+	if (*out == NULL)
+	{
+		cs_fail(r->err, CS_ERR_NOMEM, "out of memory decoding the model blob");
+		return 0;
+	}
+	if (len > 0)
+		memcpy(*out, r->p, (size_t) len);
+	(*out)[len] = '\0';
+	r->p += len;
+	r->left -= (size_t) len;
+	return 1;
+}
+
+/* Reads the training metadata. */
+static int
+get_meta(blob_reader *r, cs_model_meta *meta)
+{
+	int32_t threads;
+
+	if (!get_string(r, &meta->target, "the target name") ||
+		!get_string(r, &meta->positive, "the positive class") ||
+		!get_uint(r, 8, &meta->seed, "the seed") ||
+		!get_i32(r, INT32_MIN, INT32_MAX, &threads, "the thread count") ||
+		!get_uint(r, 8, &meta->n_train, "the training row count") ||
+		!get_uint(r, 8, &meta->n_valid, "the validation row count") ||
+		!get_uint(r, 8, &meta->n_test, "the test row count"))
+		return 0;
+	meta->threads = threads;
+	return 1;
+}
+
+/* Reads one feature (j counts from 1 in messages). */
+static int
+get_feature(blob_reader *r, int32_t j, cs_feature *f)
+{
+	char     field[64];
+	uint64_t kind;
+	uint64_t has_missing;
+	int32_t  n_levels;
+	int32_t  k;
+
+#define FIELD(what) (snprintf(field, sizeof(field), "feature %d %s", (int) j + 1, what), field)
+	if (!get_string(r, &f->name, FIELD("name")) || !get_uint(r, 1, &kind, FIELD("kind")))
+		return 0;
+	if (kind != CS_KIND_NUMERIC && kind != CS_KIND_CATEGORICAL)
+		return corrupt(r, "feature %d kind is %d", (int) j + 1, (int) kind);
+	f->kind = (cs_kind) kind;
+	if (!get_uint(r, 1, &has_missing, FIELD("has_missing")))
+		return 0;
+	if (has_missing > 1)
+		return corrupt(r, "feature %d has_missing is %d", (int) j + 1, (int) has_missing);
+	f->has_missing = (uint8_t) has_missing;
+	if (!get_f64(r, 0, &f->mean, FIELD("mean")) || !get_f64(r, 1, &f->sd, FIELD("sd")) ||
+		!get_i32(r, 0, MAX_LEVELS, &n_levels, FIELD("level count")))
+		return 0;
+	if (f->kind == CS_KIND_NUMERIC && n_levels != 0)
+		return corrupt(r, "numeric feature %d has %d levels", (int) j + 1, (int) n_levels);
+	if ((size_t) n_levels > r->left / 4)
+		return corrupt(r,
+					   "feature %d level count %d exceeds the remaining bytes",
+					   (int) j + 1,
+					   (int) n_levels);
+	f->levels = cs_calloc((size_t) (n_levels > 0 ? n_levels : 1), sizeof(char *));
+	if (f->levels == NULL)
+	{
+		cs_fail(r->err, CS_ERR_NOMEM, "out of memory decoding the model blob");
+		return 0;
+	}
+	f->n_levels = n_levels;
+	for (k = 0; k < n_levels; k++)
+		if (!get_string(r, &f->levels[k], FIELD("level")))
+			return 0;
+#undef FIELD
+	return 1;
+}
+
+/* Reads the schema and computes its layout. */
+static int
+get_schema(blob_reader *r, cs_schema *s)
+{
+	int32_t  n;
+	int32_t  j;
+	cs_error why;
+
+	if (!get_i32(r, 0, MAX_FEATURES, &n, "the feature count"))
+		return 0;
+	if ((size_t) n > r->left / MIN_FEATURE_SIZE)
+		return corrupt(r, "the feature count %d exceeds the remaining bytes", (int) n);
+	s->features = cs_calloc((size_t) (n > 0 ? n : 1), sizeof(cs_feature));
+	if (s->features == NULL)
+	{
+		cs_fail(r->err, CS_ERR_NOMEM, "out of memory decoding the model blob");
+		return 0;
+	}
+	s->n_features = n;
+	for (j = 0; j < n; j++)
+		if (!get_feature(r, j, &s->features[j]))
+			return 0;
+	switch (cs_schema_index(s, &why))
+	{
+		case CS_OK:
+			return 1;
+		case CS_ERR_NOMEM:
+			cs_fail(r->err, CS_ERR_NOMEM, "%s", why.msg);
+			return 0;
+		default:
+			return corrupt(r, "the schema: %s", why.msg);
+	}
+}
+
+/* Reads the logistic regression parameters. */
+static int
+get_logreg(blob_reader *r, int32_t design_width, cs_logreg *lr)
+{
+	int32_t i;
+	char    field[48];
+
+	if (!get_i32(r, 0, INT32_MAX - 1, &lr->p, "the coefficient count p") ||
+		!get_i32(r, 0, INT32_MAX, &lr->n_iter, "the iteration count"))
+		return 0;
+	if (lr->p != design_width)
+		return corrupt(r,
+					   "the coefficient count p is %d, the schema implies %d",
+					   (int) lr->p,
+					   (int) design_width);
+	if ((size_t) lr->p + 1 > r->left / 8)
+		return corrupt(r, "it is truncated in the coefficients");
+	lr->coef = cs_malloc(((size_t) lr->p + 1) * sizeof(double));
+	if (lr->coef == NULL)
+	{
+		cs_fail(r->err, CS_ERR_NOMEM, "out of memory decoding the model blob");
+		return 0;
+	}
+	for (i = 0; i <= lr->p; i++)
+	{
+		snprintf(field, sizeof(field), "coefficient %d", (int) i);
+		if (!get_f64(r, 0, &lr->coef[i], field))
+			return 0;
+	}
+	return 1;
+}
+
+/* Checks the header: magic, version, model type, length and checksum. */
+static int
+check_header(blob_reader *r, const uint8_t *data, size_t len)
+{
+	uint64_t version;
+	uint64_t type;
+	uint64_t body_len;
+	uint64_t crc;
+
+	if (len < HEADER_SIZE)
+		return corrupt(r, "it is %zu bytes long, shorter than its 16-byte header", len);
+	if (memcmp(data, BLOB_MAGIC, 4) != 0)
+		return corrupt(r, "the magic number is not \"CSMB\"");
+	r->p = data + 4;
+	r->left = len - 4;
+	get_uint(r, 2, &version, "the version");
+	get_uint(r, 2, &type, "the model type");
+	get_uint(r, 4, &body_len, "the body length");
+	get_uint(r, 4, &crc, "the checksum");
+	if (version != CS_BLOB_VERSION)
+		return corrupt(r, "the format version is %d, not %d", (int) version, CS_BLOB_VERSION);
+	if (type != CS_MODEL_LOGISTIC_REGRESSION)
+		return corrupt(r, "the model type is %d", (int) type);
+	if (body_len != len - HEADER_SIZE)
+		return corrupt(r,
+					   "the body length is %llu but %zu bytes follow the header",
+					   (unsigned long long) body_len,
+					   len - HEADER_SIZE);
+	if (crc != cs_crc32c(0, data + HEADER_SIZE, len - HEADER_SIZE))
+		return corrupt(r, "the checksum does not match the body");
+	return 1;
+}
+
+/* Validates every field and returns a prepared model, or CS_ERR_CORRUPT. */
+cs_status
+cs_blob_decode(const uint8_t *data, size_t len, cs_model **out, cs_error *err)
+{
+	blob_reader r = { NULL, 0, err };
+	cs_error    why;
+	cs_model   *m;
+
+	*out = NULL;
+	if (!check_header(&r, data, len))
+		return err != NULL ? err->code : CS_ERR_CORRUPT;
+	m = cs_calloc(1, sizeof(cs_model));
+	if (m == NULL)
+		return cs_fail(err, CS_ERR_NOMEM, "out of memory decoding the model blob");
+	m->type = CS_MODEL_LOGISTIC_REGRESSION;
+	if (!get_meta(&r, &m->meta) || !get_schema(&r, &m->schema) ||
+		!get_logreg(&r, m->schema.design_width, &m->u.logreg))
+		goto fail;
+	if (r.left != 0)
+	{
+		corrupt(&r, "%zu bytes follow the coefficients", r.left);
+		goto fail;
+	}
+	if (cs_model_prepare(m, &why) != CS_OK)
+	{
+		if (why.code == CS_ERR_NOMEM)
+			cs_fail(err, CS_ERR_NOMEM, "%s", why.msg);
+		else
+			corrupt(&r, "%s", why.msg);
+		goto fail;
+	}
+	*out = m;
+	return CS_OK;
+
+fail:
+	cs_model_free(m);
+	return err != NULL ? err->code : CS_ERR_CORRUPT;
+}
+
+/* ((uint64_t) body length << 32) | stored CRC, or 0 when shorter than the header. */
+uint64_t
+cs_blob_identity(const uint8_t *data, size_t len)
+{
+	uint64_t body_len;
+	uint64_t crc;
+
+	if (len < HEADER_SIZE)
+		return 0;
+	body_len = (uint64_t) data[8] | (uint64_t) data[9] << 8 | (uint64_t) data[10] << 16 |
+			   (uint64_t) data[11] << 24;
+	crc = (uint64_t) data[12] | (uint64_t) data[13] << 8 | (uint64_t) data[14] << 16 |
+		  (uint64_t) data[15] << 24;
+	return body_len << 32 | crc;
+}

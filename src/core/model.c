@@ -1,0 +1,176 @@
+/*
+ * model.c - a fitted model: preparation for scoring, scoring, freeing.
+ *
+ * cs_model_prepare folds the standardisation into the weights once, so that
+ * scoring one row is a single pass over the features with no allocation and
+ * no BLAS:
+ *   numeric      slope w/sd on the raw value; the intercept absorbs -w*mean/sd;
+ *                a missing value adds the indicator's weight plus w*mean/sd
+ *                (undoing the absorbed term, since it encodes as 0)
+ *   categorical  the weight of the level (0 for the reference level and an
+ *                unseen category); a missing value adds the indicator's weight
+ */
+#include <math.h>
+#include <string.h>
+
+#include "cs_core.h"
+
+/* Frees the folded coefficients. */
+static void
+free_folded(cs_logreg *lr)
+{
+	cs_free(lr->fold_coef);
+	cs_free(lr->fold_missing);
+	cs_free(lr->fold_level);
+	cs_free(lr->fold_level_start);
+	lr->fold_coef = NULL;
+	lr->fold_missing = NULL;
+	lr->fold_level = NULL;
+	lr->fold_level_start = NULL;
+}
+
+/* Folds one feature's design weights into its scoring coefficients. */
+static void
+fold_feature(const cs_feature *f, int32_t j, cs_logreg *lr)
+{
+	const double *w = lr->coef + 1 + f->design_offset;
+	double        missing_weight = f->has_missing ? w[f->design_width - 1] : 0.0;
+	int32_t       k;
+
+	lr->fold_coef[j] = 0.0;
+	lr->fold_missing[j] = missing_weight;
+	if (f->kind == CS_KIND_NUMERIC)
+	{
+		lr->fold_coef[j] = w[0] / f->sd;
+		lr->fold_intercept -= w[0] * f->mean / f->sd;
+		lr->fold_missing[j] += w[0] * f->mean / f->sd;
+		return;
+	}
+	for (k = 0; k < f->n_levels; k++)
+		lr->fold_level[lr->fold_level_start[j] + k] = k == 0 ? 0.0 : w[k - 1];
+}
+
+/* Lays out fold_level: each categorical feature's levels, one after another. */
+static cs_status
+allocate_folded(const cs_schema *s, cs_logreg *lr, cs_error *err)
+{
+	size_t  nf = (size_t) (s->n_features > 0 ? s->n_features : 1);
+	size_t  total = 0;
+	int32_t j;
+
+	lr->fold_coef = cs_calloc(nf, sizeof(double));
+	lr->fold_missing = cs_calloc(nf, sizeof(double));
+	lr->fold_level_start = cs_calloc(nf, sizeof(int32_t));
+	if (lr->fold_coef == NULL || lr->fold_missing == NULL || lr->fold_level_start == NULL)
+		return cs_fail(err, CS_ERR_NOMEM, "out of memory preparing the model");
+	for (j = 0; j < s->n_features; j++)
+	{
+		if (total > INT32_MAX)
+			return cs_fail(err, CS_ERR_INVALID, "the model has too many levels");
+		lr->fold_level_start[j] = (int32_t) total;
+		if (s->features[j].kind == CS_KIND_CATEGORICAL)
+			total += (size_t) s->features[j].n_levels;
+	}
+	lr->fold_level = cs_calloc(total > 0 ? total : 1, sizeof(double));
+	if (lr->fold_level == NULL)
+		return cs_fail(err, CS_ERR_NOMEM, "out of memory preparing the model");
+	return CS_OK;
+}
+
+/* Precomputes what scoring needs: design layout, level lookups, folded weights. */
+cs_status
+cs_model_prepare(cs_model *m, cs_error *err)
+{
+	cs_logreg *lr = &m->u.logreg;
+	int32_t    j;
+	cs_status  st;
+
+	if (m->type != CS_MODEL_LOGISTIC_REGRESSION)
+		return cs_fail(err, CS_ERR_INVALID, "unknown model type %d", (int) m->type);
+	st = cs_schema_index(&m->schema, err);
+	if (st != CS_OK)
+		return st;
+	if (lr->coef == NULL || lr->p != m->schema.design_width)
+		return cs_fail(err,
+					   CS_ERR_INVALID,
+					   "the model has %d weights but its schema encodes %d columns",
+					   (int) lr->p,
+					   (int) m->schema.design_width);
+	free_folded(lr);
+	st = allocate_folded(&m->schema, lr, err);
+	if (st != CS_OK)
+	{
+		free_folded(lr);
+		return st;
+	}
+	lr->fold_intercept = lr->coef[0];
+	for (j = 0; j < m->schema.n_features; j++)
+		fold_feature(&m->schema.features[j], j, lr);
+	return CS_OK;
+}
+
+/* Margin (log-odds) for one scoring input, from the folded coefficients. */
+double
+cs_model_margin(const cs_model *m, const double *input)
+{
+	const cs_logreg *lr = &m->u.logreg;
+	double           margin = lr->fold_intercept;
+	int32_t          j;
+
+	for (j = 0; j < m->schema.n_features; j++)
+	{
+		const cs_feature *f = &m->schema.features[j];
+		double            x = input[j];
+
+		if (isnan(x))
+			margin += lr->fold_missing[j];
+		else if (f->kind == CS_KIND_NUMERIC)
+			margin += lr->fold_coef[j] * x;
+		else if (x >= 0.0 && x < (double) f->n_levels)
+			margin += lr->fold_level[lr->fold_level_start[j] + (int32_t) x];
+		/* an unseen category (-1) scores as the reference level: adds 0 */
+	}
+	return margin;
+}
+
+/* Probability of the positive class, 1 / (1 + exp(-margin)) without overflow. */
+double
+cs_model_predict(const cs_model *m, const double *input)
+{
+	double z = cs_model_margin(m, input);
+	double e;
+
+	if (z >= 0.0)
+		return 1.0 / (1.0 + exp(-z));
+	e = exp(z);
+	return e / (1.0 + e);
+}
+
+/* Frees m and everything it owns; NULL is fine. */
+void
+cs_model_free(cs_model *m)
+{
+	if (m == NULL)
+		return;
+	cs_free(m->meta.target);
+	cs_free(m->meta.positive);
+	cs_schema_free(&m->schema);
+	if (m->type == CS_MODEL_LOGISTIC_REGRESSION)
+	{
+		cs_free(m->u.logreg.coef);
+		free_folded(&m->u.logreg);
+	}
+	cs_free(m);
+}
+
+/* The SQL-visible name of a model type. */
+const char *
+cs_model_type_name(cs_model_type t)
+{
+	switch (t)
+	{
+		case CS_MODEL_LOGISTIC_REGRESSION:
+			return "logistic_regression";
+	}
+	return "unknown";
+}

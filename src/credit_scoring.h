@@ -1,0 +1,208 @@
+/*
+ * credit_scoring.h - declarations shared by the PostgreSQL glue in src/.
+ *
+ * One concern per file:
+ *   module.c         module init and GUCs
+ *   encode.c         SQL types to feature kinds and values; rows and jsonb
+ *                    objects to scoring inputs
+ *   reader.c         reading a relation into a cs_dataset (SPI cursor)
+ *   registry.c       the registry tables: names to models, runs and jobs
+ *   model_cache.c    the per-backend cache of decoded models
+ *   predict.c        cs_predict and its per-call-site fast path
+ *   trigger.c        cs_score_trigger
+ *   launcher.c       cs_train and cs_cancel: starting and waiting for a job
+ *   worker.c         the training background worker
+ *   train.c          what the worker runs: read, split, fit, evaluate
+ *   request.c        the training request: arguments, validation, params
+ */
+#ifndef CREDIT_SCORING_H
+#define CREDIT_SCORING_H
+
+#include "postgres.h"
+
+#include "access/tupdesc.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+#include "utils/jsonb.h"
+
+#include "cs_core.h"
+
+#define CS_EXTENSION_NAME     "credit_scoring"
+#define CS_WORKER_TYPE        "credit_scoring training"
+#define CS_JOB_APPNAME_PREFIX "credit_scoring job"
+
+/* GUCs (module.c) */
+extern int   cs_max_training_workers;
+extern int   cs_training_threads;
+extern char *cs_blas_library;
+extern int   cs_model_cache_size_mb;
+
+/* Raises the ERROR matching a core failure (module.c). */
+extern void cs_raise_core_error(const cs_error *err, const char *context) pg_attribute_noreturn();
+
+/* ------------------------------------------------------------ encode.c */
+
+/* The feature kind of a column type; false when the type cannot be a feature. */
+extern bool cs_type_kind(Oid typid, cs_kind *kind);
+/* A numeric datum as a double (NaN stays NaN). */
+extern double cs_datum_number(Datum d, Oid typid);
+/* A categorical datum as text (palloc'd unless it points into d). */
+extern const char *cs_datum_category(Datum d, Oid typid, FmgrInfo *outfn, size_t *len);
+
+/* How one call site maps a row type onto a model's features. */
+typedef struct CsRowMap
+{
+	Oid       tupType;
+	int32     tupTypmod;
+	TupleDesc tupdesc; /* a copy, for deforming */
+	int       natts;
+	int      *attnum; /* per feature: 0-based attribute index */
+	Oid      *typid;  /* per feature: the column's base type */
+	FmgrInfo *outfn;  /* per feature: output function (categorical) */
+	Datum    *values; /* deform buffers, natts long */
+	bool     *nulls;
+} CsRowMap;
+
+/* (Re)builds map for tupdesc; errors name the model and the missing column. */
+extern void cs_rowmap_build(CsRowMap *map, const cs_model *model, TupleDesc tupdesc,
+							const char *model_label, MemoryContext mcxt);
+/* Fills input[] from deformed values according to map. */
+extern void cs_rowmap_inputs(const CsRowMap *map, const cs_model *model, double *input);
+/* Fills input[] from the keys of a jsonb object (absent key = missing). */
+extern void cs_jsonb_inputs(Jsonb *jb, const cs_model *model, double *input);
+
+/* ------------------------------------------------------------ registry.c */
+
+/* Oid of the extension's schema (looked up once per backend). */
+extern Oid cs_extension_schema(void);
+/* Owner of the extension: the role that writes the registry. */
+extern Oid cs_extension_owner(void);
+/* "schema.table" for a registry table, quoted. */
+extern char *cs_registry_table(const char *table);
+
+typedef struct CsModelRef
+{
+	int64  model_id;
+	int32  version;
+	uint64 identity; /* cs_blob_identity of the stored blob */
+} CsModelRef;
+
+/* Resolves "name" or "name@3"; ERROR when no such model or version. */
+extern void cs_registry_resolve(const char *ref, CsModelRef *out);
+/* The blob of a model id, palloc'd in the current context. */
+extern bytea *cs_registry_fetch_blob(int64 model_id);
+
+/* ---------------------------------------------------------- model_cache.c */
+
+typedef struct CsCachedModel CsCachedModel;
+
+/*
+ * Returns the decoded model for (model_id, identity), decoding blob (which
+ * may be NULL, then fetched by model_id) on a miss.  The entry is pinned
+ * until the memory context "owner" is reset or deleted.
+ */
+extern const cs_model *
+cs_cache_get(int64 model_id, uint64 identity, bytea *blob, MemoryContext owner, const char *label);
+
+/* ------------------------------------------------------------- predict.c */
+
+/* The model of a model reference, with a fast path for repeated refs. */
+typedef struct CsModelHandle
+{
+	char           *ref;           /* the text the model was resolved from */
+	uint64          blob_identity; /* for the bytea variants */
+	const cs_model *model;
+	CsRowMap        map;
+	double         *input;
+} CsModelHandle;
+
+extern const cs_model *cs_handle_by_name(CsModelHandle *h, text *ref, MemoryContext mcxt);
+
+#endif /* CREDIT_SCORING_H */
+
+/* ------------------------------------------------------------- request.c */
+
+/* Hyperparameters after validation, defaults filled in. */
+typedef struct CsParams
+{
+	cs_model_type    type;
+	uint64           seed;
+	cs_logreg_params logreg;
+} CsParams;
+
+/* Model type by name; ERROR naming the known types when unknown. */
+extern cs_model_type cs_model_type_from_name(const char *name);
+/* Validates params (a jsonb object) for a model type; ERROR on bad keys/values. */
+extern void cs_params_parse(cs_model_type type, Jsonb *params, CsParams *out);
+/* The effective hyperparameters as a JSON object. */
+extern char *cs_params_json(const CsParams *p);
+
+/* A jsonb object's member as text (NULL when absent or JSON null). */
+extern char *cs_json_get_text(Jsonb *jb, const char *key);
+/* A jsonb object's member that is an array of strings; NULL when absent. */
+extern List *cs_json_get_text_list(Jsonb *jb, const char *key);
+/* A jsonb object's member as a jsonb value (NULL when absent). */
+extern Jsonb *cs_json_get_jsonb(Jsonb *jb, const char *key);
+/* Appends a JSON-quoted string. */
+extern void cs_json_append_string(StringInfo buf, const char *s);
+
+/* ------------------------------------------------------------- jobs */
+
+/* Live state of a job's worker, read from the backend status table. */
+typedef struct CsJobLive
+{
+	bool   alive;
+	int    pid;
+	char   phase[32];
+	double progress;
+	char   message[256];
+} CsJobLive;
+
+extern void cs_job_live(int64 job_id, CsJobLive *out);
+/* Number of training workers alive in the cluster. */
+extern int cs_count_training_workers(void);
+/* Publishes the worker's phase/progress/message in its backend status. */
+extern void cs_job_report(const char *phase, double progress, const char *message);
+
+/* The training worker's entry point (worker.c). */
+extern PGDLLEXPORT void cs_training_worker_main(Datum arg);
+
+/* ------------------------------------------------------- launcher/worker */
+
+/* What the caller hands the worker, in a dynamic shared memory segment. */
+typedef struct CsJobShared
+{
+	Oid  database_id;
+	Oid  session_user_id; /* the worker connects as this role */
+	Oid  current_user_id; /* and reads the relation as this one */
+	int  threads;
+	bool wait;
+	char blas_library[MAXPGPATH];
+	Size request_len; /* the request (JSON text) follows this struct */
+	Size mq_offset;   /* then the worker-to-caller message queue */
+} CsJobShared;
+
+/* Message kinds on the worker-to-caller queue (first byte). */
+#define CS_MSG_STARTED 'S' /* int64 job, int64 run, int32 pid */
+#define CS_MSG_NOTICE  'N' /* text */
+#define CS_MSG_ERROR   'E' /* int32 sqlstate, message, detail, hint */
+#define CS_MSG_DONE    'D' /* int64 run, int32 version */
+
+struct shm_mq_handle;
+
+/* Runs a training request in the worker (train.c). */
+extern void cs_run_training(CsJobShared *shared, const char *request, struct shm_mq_handle *mqh);
+
+/* ------------------------------------------------------------- reader.c */
+
+typedef struct CsReadResult
+{
+	cs_dataset *ds;
+	int64       n_read;    /* rows with a target value */
+	int64       n_skipped; /* rows whose target is NULL */
+} CsReadResult;
+
+/* Reads target and features of a relation into a dataset (in a transaction). */
+extern void cs_read_relation(Oid relid, const char *target, const char *positive, List *features,
+							 CsReadResult *out);

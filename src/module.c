@@ -1,0 +1,122 @@
+/*
+ * module.c - module initialisation, GUCs, and the mapping of core errors to
+ * SQL errors.
+ *
+ * Nothing here loads OpenBLAS: only the training worker does (see
+ * src/core/linalg.c), so that a backend that scores never starts BLAS threads.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "credit_scoring.h"
+
+PG_MODULE_MAGIC;
+
+int   cs_max_training_workers = 2;
+int   cs_training_threads = 1;
+char *cs_blas_library = NULL;
+int   cs_model_cache_size_mb = 64;
+
+void _PG_init(void);
+
+/* Defines the GUCs. */
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("credit_scoring.max_training_workers",
+							"Maximum number of training jobs running at once in the cluster.",
+							"Each job is a background worker and counts against "
+							"max_worker_processes.",
+							&cs_max_training_workers,
+							2,
+							0,
+							64,
+							PGC_SUSET,
+							0,
+							NULL,
+							NULL,
+							NULL);
+	DefineCustomIntVariable("credit_scoring.training_threads",
+							"Number of threads a training worker computes with.",
+							"Results are deterministic for a given seed and thread count.",
+							&cs_training_threads,
+							1,
+							1,
+							64,
+							PGC_USERSET,
+							0,
+							NULL,
+							NULL,
+							NULL);
+	DefineCustomStringVariable("credit_scoring.blas_library",
+							   "The OpenBLAS shared library that training workers load.",
+							   "Only training workers load it; scoring never does.",
+							   &cs_blas_library,
+							   "libopenblas.so.0",
+							   PGC_SUSET,
+							   0,
+							   NULL,
+							   NULL,
+							   NULL);
+	DefineCustomIntVariable("credit_scoring.model_cache_size",
+							"Memory each backend may keep for decoded models.",
+							NULL,
+							&cs_model_cache_size_mb,
+							64,
+							1,
+							65536,
+							PGC_USERSET,
+							GUC_UNIT_MB,
+							NULL,
+							NULL,
+							NULL);
+	MarkGUCPrefixReserved("credit_scoring");
+}
+
+/* Raises the ERROR matching a core failure. */
+void
+cs_raise_core_error(const cs_error *err, const char *context)
+{
+	int code;
+
+	switch (err->code)
+	{
+		case CS_ERR_NOMEM:
+			code = ERRCODE_OUT_OF_MEMORY;
+			break;
+		case CS_ERR_INVALID:
+			code = ERRCODE_INVALID_PARAMETER_VALUE;
+			break;
+		case CS_ERR_CORRUPT:
+			code = ERRCODE_DATA_CORRUPTED;
+			break;
+		case CS_ERR_CANCELLED:
+			code = ERRCODE_QUERY_CANCELED;
+			break;
+		case CS_ERR_NUMERIC:
+			code = ERRCODE_INVALID_PARAMETER_VALUE;
+			break;
+		case CS_ERR_BLAS:
+			code = ERRCODE_UNDEFINED_FILE;
+			break;
+		default:
+			code = ERRCODE_INTERNAL_ERROR;
+			break;
+	}
+	if (err->code == CS_ERR_CORRUPT)
+		ereport(ERROR,
+				(errcode(code),
+				 errmsg("%s: %s", context, err->msg),
+				 errhint("The registry row was damaged or edited; register the model again.")));
+	if (err->code == CS_ERR_BLAS)
+		ereport(ERROR,
+				(errcode(code),
+				 errmsg("%s: %s", context, err->msg),
+				 errhint("Install OpenBLAS (Debian: libopenblas0) or set "
+						 "credit_scoring.blas_library.")));
+	if (err->code == CS_ERR_NUMERIC)
+		ereport(ERROR, (errcode(code), errmsg("%s: %s", context, err->msg)));
+	ereport(ERROR, (errcode(code), errmsg("%s: %s", context, err->msg)));
+}

@@ -1,0 +1,722 @@
+/*
+ * train.c - what a training worker does with a request.
+ *
+ *   1. record the job (cs_job_state), say "started" to the caller
+ *   2. read the relation as the calling role, in one transaction, and commit
+ *   3. with no transaction or snapshot held: check, split, learn the feature
+ *      schema, fit, evaluate on the validation and test splits, encode the
+ *      blob; interrupts are checked between chunks of work
+ *   4. register the run and the model and close the job, in one transaction
+ *
+ * A failure anywhere is recorded (job and run, with the message) in a fresh
+ * transaction and sent to the caller, which re-raises it; a cancellation is
+ * recorded as "cancelled".  The registry is written as the extension's owner,
+ * so the caller needs no write access to it.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/shm_mq.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include <math.h>
+
+#include "credit_scoring.h"
+
+#define MIN_ROWS_PER_CLASS 10
+
+typedef struct TrainJob
+{
+	CsJobShared   *shared;
+	shm_mq_handle *mqh;
+	Jsonb         *request;
+	char          *request_text;
+	int64          job_id;
+	int64          run_id;
+	bool           recorded; /* the job row exists */
+	char          *relation;
+	Oid            relid;
+	char          *model_type;
+	char          *target;
+	char          *positive;
+	char          *name;
+	char          *experiment;
+	List          *features;
+	CsParams       params;
+	TimestampTz    started;
+	double         seconds_read;
+	double         seconds_train;
+	double         seconds_evaluate;
+	MemoryContext  mcxt;
+} TrainJob;
+
+/* Sends a message to the caller; a caller that is gone is not an error. */
+static void
+send_message(TrainJob *job, const char *data, Size len, bool nowait)
+{
+	(void) shm_mq_send(job->mqh, len, data, nowait, true);
+}
+
+/* Reports progress to cs_jobs and, as a NOTICE, to a waiting caller. */
+static void notice(TrainJob *job, const char *phase, double progress, const char *fmt, ...)
+	pg_attribute_printf(4, 5);
+
+static void
+notice(TrainJob *job, const char *phase, double progress, const char *fmt, ...)
+{
+	char    buf[1024];
+	va_list ap;
+
+	buf[0] = CS_MSG_NOTICE;
+	va_start(ap, fmt);
+	vsnprintf(buf + 1, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	cs_job_report(phase, progress, buf + 1);
+	if (job->shared->wait)
+		send_message(job, buf, strlen(buf + 1) + 1, true);
+}
+
+/* Seconds since t. */
+static double
+seconds_since(TimestampTz t)
+{
+	return (double) (GetCurrentTimestamp() - t) / 1e6;
+}
+
+/* Starts a transaction with SPI and a snapshot. */
+static void
+begin_xact(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+/* Commits the transaction begun by begin_xact. */
+static void
+commit_xact(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/* Runs a registry statement as the extension's owner; returns SPI_processed. */
+static uint64
+registry_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
+			  int expected)
+{
+	Oid save_user;
+	int save_sec;
+	int ret;
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(cs_extension_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	SetUserIdAndSecContext(save_user, save_sec);
+	if (ret != expected)
+		elog(ERROR, "registry statement failed (%s): %s", SPI_result_code_string(ret), sql);
+	return SPI_processed;
+}
+
+/* An int64 column of the first result row. */
+static int64
+result_int64(int col)
+{
+	bool isnull;
+
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull));
+}
+
+/* Parses the request into job. */
+static void
+parse_request(TrainJob *job)
+{
+	char *oid_text;
+
+	job->request =
+		DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(job->request_text)));
+	job->relation = cs_json_get_text(job->request, "relation");
+	oid_text = cs_json_get_text(job->request, "relation_oid");
+	job->relid = (Oid) strtoul(oid_text, NULL, 10);
+	job->model_type = cs_json_get_text(job->request, "model_type");
+	job->target = cs_json_get_text(job->request, "target");
+	job->positive = cs_json_get_text(job->request, "positive");
+	job->name = cs_json_get_text(job->request, "name");
+	job->experiment = cs_json_get_text(job->request, "experiment");
+	job->features = cs_json_get_text_list(job->request, "features");
+	cs_params_parse(cs_model_type_from_name(job->model_type),
+					cs_json_get_jsonb(job->request, "params"),
+					&job->params);
+}
+
+/* Inserts the job row and tells the caller the job and run ids. */
+static void
+record_start(TrainJob *job)
+{
+	char *sql;
+	Oid   types[5] = { INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID };
+	Datum values[5];
+	char  msg[1 + 2 * sizeof(int64) + sizeof(int32)];
+	char  appname[NAMEDATALEN];
+	int32 pid = MyProcPid;
+
+	begin_xact();
+	sql = psprintf("INSERT INTO %s (job_id, run_id, status, phase, progress, pid, role, relation, "
+				   "model_type, model_name) VALUES (nextval('%s'), nextval('%s'), 'running', "
+				   "'starting', 0, $1, $2, $3, $4, $5) RETURNING job_id, run_id",
+				   cs_registry_table("cs_job_state"),
+				   cs_registry_table("cs_job_state_job_id_seq"),
+				   cs_registry_table("cs_runs_run_id_seq"));
+	values[0] = Int32GetDatum(MyProcPid);
+	values[1] = CStringGetTextDatum(GetUserNameFromId(job->shared->current_user_id, false));
+	values[2] = CStringGetTextDatum(job->relation);
+	values[3] = CStringGetTextDatum(job->model_type);
+	values[4] = CStringGetTextDatum(job->name);
+	registry_exec(sql, 5, types, values, NULL, SPI_OK_INSERT_RETURNING);
+	job->job_id = result_int64(1);
+	job->run_id = result_int64(2);
+	commit_xact();
+	job->recorded = true;
+
+	snprintf(appname, sizeof(appname), "%s %lld", CS_JOB_APPNAME_PREFIX, (long long) job->job_id);
+	pgstat_report_appname(appname);
+	cs_job_report("starting", 0, "");
+
+	msg[0] = CS_MSG_STARTED;
+	memcpy(msg + 1, &job->job_id, sizeof(int64));
+	memcpy(msg + 1 + sizeof(int64), &job->run_id, sizeof(int64));
+	memcpy(msg + 1 + 2 * sizeof(int64), &pid, sizeof(int32));
+	send_message(job, msg, sizeof(msg), false);
+}
+
+/* Progress callback of the core: stops on a pending interrupt. */
+static int
+training_progress(void *arg, double fraction, const char *message)
+{
+	if (InterruptPending && (QueryCancelPending || ProcDiePending))
+		return 1;
+	cs_job_report("training", 0.25 + 0.6 * fraction, message);
+	return 0;
+}
+
+/* Raises a core error, turning a cancellation into the pending interrupt. */
+static void
+core_failed(const cs_error *err, const char *context)
+{
+	if (err->code == CS_ERR_CANCELLED)
+		CHECK_FOR_INTERRUPTS();
+	cs_raise_core_error(err, context);
+}
+
+/* Appends {"n": .., "auc": .., ...} for the rows of one split part. */
+static void
+append_part_metrics(StringInfo buf, const char *part, const cs_model *m, const cs_dataset *ds,
+					const size_t *rows, size_t n)
+{
+	double     *inputs;
+	double     *p = palloc(sizeof(double) * Max(n, 1));
+	uint8_t    *y = palloc(Max(n, 1));
+	cs_error    err;
+	size_t      i;
+	int         nf = m->schema.n_features;
+	double      vals[4];
+	const char *names[4] = { "auc", "accuracy", "log_loss", "brier" };
+	int         k;
+
+	if (cs_schema_inputs(&m->schema, ds, rows, n, &inputs, &err) != CS_OK)
+		cs_raise_core_error(&err, "evaluating the model");
+	for (i = 0; i < n; i++)
+	{
+		p[i] = cs_model_predict(m, inputs + i * nf);
+		y[i] = ds->label[rows[i]];
+	}
+	cs_free(inputs);
+	vals[0] = cs_auc(p, y, n);
+	vals[1] = cs_accuracy(p, y, n, 0.5);
+	vals[2] = cs_log_loss(p, y, n);
+	vals[3] = cs_brier(p, y, n);
+	appendStringInfo(buf, "\"%s\": {\"n\": %zu", part, n);
+	for (k = 0; k < 4; k++)
+	{
+		if (isnan(vals[k]))
+			appendStringInfo(buf, ", \"%s\": null", names[k]);
+		else
+			appendStringInfo(buf, ", \"%s\": %.17g", names[k], vals[k]);
+	}
+	appendStringInfoChar(buf, '}');
+	pfree(p);
+	pfree(y);
+}
+
+/* Fits the model on the training split of ds; returns it prepared. */
+static cs_model *
+fit_model(TrainJob *job, cs_dataset *ds, cs_split *split)
+{
+	cs_model *m = cs_calloc(1, sizeof(cs_model));
+	cs_error  err;
+	double   *X = NULL;
+	uint8_t  *y;
+	size_t    n = split->n[CS_PART_TRAIN];
+	size_t    i;
+	int32_t   p;
+
+	if (m == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	m->type = job->params.type;
+	if (cs_schema_learn(ds, split->rows[CS_PART_TRAIN], n, &m->schema, &err) != CS_OK)
+		core_failed(&err, "learning the feature schema");
+	p = m->schema.design_width;
+	notice(job,
+		   "training",
+		   0.25,
+		   "training %s on %zu rows, %d design columns",
+		   job->model_type,
+		   n,
+		   p);
+	if (cs_schema_design(&m->schema, ds, split->rows[CS_PART_TRAIN], n, &X, &err) != CS_OK)
+		core_failed(&err, "encoding the training rows");
+	y = palloc(Max(n, 1));
+	for (i = 0; i < n; i++)
+		y[i] = ds->label[split->rows[CS_PART_TRAIN][i]];
+	if (cs_linalg_load(job->shared->blas_library, job->shared->threads, &err) != CS_OK)
+		core_failed(&err, "loading BLAS");
+
+	m->u.logreg.p = p;
+	m->u.logreg.coef = cs_calloc((size_t) p + 1, sizeof(double));
+	if (m->u.logreg.coef == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	if (cs_logreg_fit(X,
+					  y,
+					  n,
+					  p,
+					  &job->params.logreg,
+					  m->u.logreg.coef,
+					  &m->u.logreg.n_iter,
+					  training_progress,
+					  job,
+					  &err) != CS_OK)
+		core_failed(&err, "logistic regression");
+	cs_free(X);
+	pfree(y);
+
+	m->meta.target = cs_malloc(strlen(job->target) + 1);
+	m->meta.positive = cs_malloc(strlen(job->positive) + 1);
+	if (!m->meta.target || !m->meta.positive)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	strcpy(m->meta.target, job->target);
+	strcpy(m->meta.positive, job->positive);
+	m->meta.seed = job->params.seed;
+	m->meta.threads = job->shared->threads;
+	m->meta.n_train = split->n[CS_PART_TRAIN];
+	m->meta.n_valid = split->n[CS_PART_VALID];
+	m->meta.n_test = split->n[CS_PART_TEST];
+	if (cs_model_prepare(m, &err) != CS_OK)
+		core_failed(&err, "preparing the model");
+	return m;
+}
+
+/* Checks that each class has enough rows to be split. */
+static void
+check_class_counts(TrainJob *job, const cs_dataset *ds)
+{
+	size_t pos = 0;
+	size_t i;
+
+	for (i = 0; i < ds->n_rows; i++)
+		pos += ds->label[i];
+	if (pos < MIN_ROWS_PER_CLASS || ds->n_rows - pos < MIN_ROWS_PER_CLASS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("too few rows to train: %zu rows of class \"%s\" and %zu of the others",
+						pos,
+						job->positive,
+						ds->n_rows - pos),
+				 errhint("Each class needs at least %d rows for the 70/15/15 split.",
+						 MIN_ROWS_PER_CLASS)));
+}
+
+/* Registers run and model and closes the job, in one transaction. */
+static int32
+register_model(TrainJob *job, const cs_model *m, const char *metrics, int64 n_read, int64 n_skipped,
+			   const uint8_t *blob, size_t bloblen)
+{
+	Oid            types[18];
+	Datum          values[18];
+	bytea         *b = palloc(VARHDRSZ + bloblen);
+	Datum         *feature_datums = palloc(sizeof(Datum) * Max(list_length(job->features), 1));
+	StringInfoData timings;
+	ListCell      *lc;
+	int32          version;
+	int            i = 0;
+
+	SET_VARSIZE(b, VARHDRSZ + bloblen);
+	memcpy(VARDATA(b), blob, bloblen);
+	foreach(lc, job->features)
+		feature_datums[i++] = CStringGetTextDatum((char *) lfirst(lc));
+	initStringInfo(&timings);
+	appendStringInfo(&timings,
+					 "{\"read\": %.3f, \"train\": %.3f, \"evaluate\": %.3f, \"total\": %.3f}",
+					 job->seconds_read,
+					 job->seconds_train,
+					 job->seconds_evaluate,
+					 seconds_since(job->started));
+
+	begin_xact();
+	types[0] = TEXTOID;
+	values[0] = CStringGetTextDatum(job->experiment);
+	registry_exec(psprintf("INSERT INTO %s (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+						   cs_registry_table("cs_experiments")),
+				  1,
+				  types,
+				  values,
+				  NULL,
+				  SPI_OK_INSERT);
+
+	for (i = 0; i < 18; i++)
+		types[i] = TEXTOID;
+	types[1] = INT8OID;
+	types[9] = INT8OID;
+	types[10] = INT4OID;
+	types[11] = INT8OID;
+	types[12] = INT8OID;
+	types[13] = INT8OID;
+	types[14] = INT8OID;
+	types[15] = INT8OID;
+	types[16] = INT8OID;
+	values[1] = Int64GetDatum(job->run_id);
+	values[2] = CStringGetTextDatum(job->model_type);
+	values[3] = CStringGetTextDatum(job->relation);
+	values[4] = CStringGetTextDatum(job->target);
+	values[5] = CStringGetTextDatum(job->positive);
+	types[6] = TEXTARRAYOID;
+	values[6] = PointerGetDatum(construct_array(feature_datums,
+												list_length(job->features),
+												TEXTOID,
+												-1,
+												false,
+												TYPALIGN_INT));
+	values[7] = CStringGetTextDatum(cs_params_json(&job->params));
+	values[8] = CStringGetTextDatum(metrics);
+	values[9] = Int64GetDatum((int64) job->params.seed);
+	values[10] = Int32GetDatum(job->shared->threads);
+	values[11] = Int64GetDatum(n_read);
+	values[12] = Int64GetDatum(n_skipped);
+	values[13] = Int64GetDatum((int64) m->meta.n_train);
+	values[14] = Int64GetDatum((int64) m->meta.n_valid);
+	values[15] = Int64GetDatum((int64) m->meta.n_test);
+	values[16] = Int64GetDatum(job->job_id);
+	values[17] = CStringGetTextDatum(timings.data);
+	registry_exec(psprintf("INSERT INTO %s (run_id, experiment_id, job_id, model_type, status, "
+						   "relation, target, positive, features, params, metrics, seed, threads, "
+						   "n_rows, n_skipped, n_train, n_valid, n_test, started_at, ended_at, "
+						   "timings, created_by, request) "
+						   "SELECT $2, experiment_id, $17, $3, 'succeeded', $4, $5, $6, $7, "
+						   "$8::jsonb, $9::jsonb, $10, $11, $12, $13, $14, $15, $16, "
+						   "(SELECT started_at FROM %s WHERE job_id = $17), now(), $18::jsonb, "
+						   "(SELECT role FROM %s WHERE job_id = $17), %s::jsonb "
+						   "FROM %s WHERE name = $1",
+						   cs_registry_table("cs_runs"),
+						   cs_registry_table("cs_job_state"),
+						   cs_registry_table("cs_job_state"),
+						   quote_literal_cstr(job->request_text),
+						   cs_registry_table("cs_experiments")),
+				  18,
+				  types,
+				  values,
+				  NULL,
+				  SPI_OK_INSERT);
+
+	/* versions of one name are numbered under a lock on the name */
+	types[0] = TEXTOID;
+	values[0] = CStringGetTextDatum(job->name);
+	registry_exec("SELECT pg_advisory_xact_lock(hashtext('credit_scoring model ' || $1))",
+				  1,
+				  types,
+				  values,
+				  NULL,
+				  SPI_OK_SELECT);
+	types[1] = INT8OID;
+	values[1] = Int64GetDatum(job->run_id);
+	types[2] = TEXTOID;
+	values[2] = CStringGetTextDatum(job->model_type);
+	types[3] = BYTEAOID;
+	values[3] = PointerGetDatum(b);
+	registry_exec(psprintf("INSERT INTO %s (name, version, run_id, model_type, blob, created_by) "
+						   "SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4, "
+						   "(SELECT created_by FROM %s WHERE run_id = $2) "
+						   "FROM %s WHERE name = $1 RETURNING version",
+						   cs_registry_table("cs_models"),
+						   cs_registry_table("cs_runs"),
+						   cs_registry_table("cs_models")),
+				  4,
+				  types,
+				  values,
+				  NULL,
+				  SPI_OK_INSERT_RETURNING);
+	{
+		bool isnull;
+
+		version =
+			DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	types[0] = INT8OID;
+	values[0] = Int64GetDatum(job->job_id);
+	types[1] = TEXTOID;
+	values[1] = CStringGetTextDatum(psprintf("registered model %s version %d", job->name, version));
+	registry_exec(psprintf("UPDATE %s SET status = 'succeeded', phase = 'done', progress = 1, "
+						   "message = $2, ended_at = now() WHERE job_id = $1",
+						   cs_registry_table("cs_job_state")),
+				  2,
+				  types,
+				  values,
+				  NULL,
+				  SPI_OK_UPDATE);
+	commit_xact();
+	return version;
+}
+
+/* Records a failed or cancelled job and its run. */
+static void
+record_failure(TrainJob *job, bool cancelled, const char *message)
+{
+	Oid         types[4] = { INT8OID, TEXTOID, TEXTOID, TEXTOID };
+	Datum       values[4];
+	const char *status = cancelled ? "cancelled" : "failed";
+
+	begin_xact();
+	values[0] = Int64GetDatum(job->job_id);
+	values[1] = CStringGetTextDatum(status);
+	values[2] = CStringGetTextDatum(message);
+	values[3] = CStringGetTextDatum(job->experiment ? job->experiment : "default");
+	registry_exec(psprintf("UPDATE %s SET status = $2, error = $3, ended_at = now() "
+						   "WHERE job_id = $1",
+						   cs_registry_table("cs_job_state")),
+				  3,
+				  types,
+				  values,
+				  NULL,
+				  SPI_OK_UPDATE);
+	registry_exec(psprintf("INSERT INTO %s (name) VALUES ($4) ON CONFLICT (name) DO NOTHING",
+						   cs_registry_table("cs_experiments")),
+				  4,
+				  types,
+				  values,
+				  NULL,
+				  SPI_OK_INSERT);
+	registry_exec(psprintf("INSERT INTO %s (run_id, experiment_id, job_id, model_type, status, "
+						   "relation, target, positive, features, params, seed, threads, "
+						   "started_at, ended_at, error, created_by, request) "
+						   "SELECT j.run_id, e.experiment_id, j.job_id, j.model_type, $2, "
+						   "j.relation, r->>'target', r->>'positive', "
+						   "ARRAY(SELECT jsonb_array_elements_text(r->'features')), r->'params', "
+						   "coalesce((r->'params'->>'seed')::bigint, 42), %d, j.started_at, now(), "
+						   "$3, j.role, r "
+						   "FROM %s j, %s e, (SELECT %s::jsonb AS r) req "
+						   "WHERE j.job_id = $1 AND e.name = $4",
+						   cs_registry_table("cs_runs"),
+						   job->shared->threads,
+						   cs_registry_table("cs_job_state"),
+						   cs_registry_table("cs_experiments"),
+						   quote_literal_cstr(job->request_text)),
+				  4,
+				  types,
+				  values,
+				  NULL,
+				  SPI_OK_INSERT);
+	commit_xact();
+}
+
+/* Sends the error to the caller: sqlstate, message, detail, hint. */
+static void
+send_error(TrainJob *job, ErrorData *edata, const char *message)
+{
+	StringInfoData buf;
+	int32          code = edata->sqlerrcode;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, CS_MSG_ERROR);
+	appendBinaryStringInfo(&buf, (char *) &code, sizeof(int32));
+	appendBinaryStringInfo(&buf, message, strlen(message) + 1);
+	appendBinaryStringInfo(&buf,
+						   edata->detail ? edata->detail : "",
+						   strlen(edata->detail ? edata->detail : "") + 1);
+	appendBinaryStringInfo(&buf,
+						   edata->hint ? edata->hint : "",
+						   strlen(edata->hint ? edata->hint : "") + 1);
+	send_message(job, buf.data, buf.len, false);
+}
+
+/* The job's work between "started" and "done". */
+static void
+run_job(TrainJob *job)
+{
+	CsReadResult   rd;
+	cs_split       split;
+	cs_model      *m;
+	cs_error       err;
+	TimestampTz    t;
+	StringInfoData metrics;
+	uint8_t       *blob;
+	size_t         bloblen;
+	int32          version;
+	char           done[1 + sizeof(int64) + sizeof(int32)];
+
+	/* read committed data as the calling role */
+	notice(job, "reading", 0, "reading %s", job->relation);
+	t = GetCurrentTimestamp();
+	begin_xact();
+	{
+		Oid save_user;
+		int save_sec;
+
+		GetUserIdAndSecContext(&save_user, &save_sec);
+		SetUserIdAndSecContext(job->shared->current_user_id, save_sec);
+		cs_read_relation(job->relid, job->target, job->positive, job->features, &rd);
+		SetUserIdAndSecContext(save_user, save_sec);
+	}
+	commit_xact();
+	job->seconds_read = seconds_since(t);
+	notice(job,
+		   "reading",
+		   0.2,
+		   "read %lld rows (%lld skipped: NULL target)",
+		   (long long) rd.n_read,
+		   (long long) rd.n_skipped);
+
+	/* from here on no transaction is open */
+	if (cs_dataset_check(rd.ds, &err) != CS_OK)
+	{
+		if (err.code == CS_ERR_INVALID)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s", err.msg),
+					 errhint("Leave the column out with exclude => ARRAY['...'].")));
+		core_failed(&err, "checking the data");
+	}
+	check_class_counts(job, rd.ds);
+	if (cs_split_stratified(rd.ds, job->params.seed, &split, &err) != CS_OK)
+		core_failed(&err, "splitting the data");
+
+	t = GetCurrentTimestamp();
+	m = fit_model(job, rd.ds, &split);
+	job->seconds_train = seconds_since(t);
+	CHECK_FOR_INTERRUPTS();
+
+	notice(job,
+		   "evaluating",
+		   0.9,
+		   "evaluating on %zu validation and %zu test rows",
+		   split.n[CS_PART_VALID],
+		   split.n[CS_PART_TEST]);
+	t = GetCurrentTimestamp();
+	initStringInfo(&metrics);
+	appendStringInfoChar(&metrics, '{');
+	append_part_metrics(&metrics,
+						"train",
+						m,
+						rd.ds,
+						split.rows[CS_PART_TRAIN],
+						split.n[CS_PART_TRAIN]);
+	appendStringInfoString(&metrics, ", ");
+	append_part_metrics(&metrics,
+						"validation",
+						m,
+						rd.ds,
+						split.rows[CS_PART_VALID],
+						split.n[CS_PART_VALID]);
+	appendStringInfoString(&metrics, ", ");
+	append_part_metrics(&metrics,
+						"test",
+						m,
+						rd.ds,
+						split.rows[CS_PART_TEST],
+						split.n[CS_PART_TEST]);
+	appendStringInfo(&metrics, ", \"iterations\": %d}", m->u.logreg.n_iter);
+	job->seconds_evaluate = seconds_since(t);
+
+	if (cs_blob_encode(m, &blob, &bloblen, &err) != CS_OK)
+		core_failed(&err, "encoding the model");
+	CHECK_FOR_INTERRUPTS();
+
+	cs_job_report("registering", 0.95, "");
+	HOLD_INTERRUPTS();
+	version = register_model(job, m, metrics.data, rd.n_read, rd.n_skipped, blob, bloblen);
+	RESUME_INTERRUPTS();
+	cs_free(blob);
+	cs_model_free(m);
+	cs_split_free(&split);
+	cs_dataset_free(rd.ds);
+
+	notice(job,
+		   "done",
+		   1,
+		   "registered model \"%s\" version %d (run %lld)",
+		   job->name,
+		   version,
+		   (long long) job->run_id);
+	done[0] = CS_MSG_DONE;
+	memcpy(done + 1, &job->run_id, sizeof(int64));
+	memcpy(done + 1 + sizeof(int64), &version, sizeof(int32));
+	send_message(job, done, sizeof(done), false);
+}
+
+/* Runs a training request in the worker. */
+void
+cs_run_training(CsJobShared *shared, const char *request, shm_mq_handle *mqh)
+{
+	TrainJob     *job;
+	MemoryContext mcxt =
+		AllocSetContextCreate(TopMemoryContext, "credit_scoring job", ALLOCSET_DEFAULT_SIZES);
+
+	MemoryContextSwitchTo(mcxt);
+	job = palloc0(sizeof(TrainJob));
+	job->shared = shared;
+	job->mqh = mqh;
+	job->mcxt = mcxt;
+	job->request_text = pstrdup(request);
+	job->started = GetCurrentTimestamp();
+
+	PG_TRY();
+	{
+		begin_xact();
+		parse_request(job);
+		commit_xact();
+		MemoryContextSwitchTo(mcxt);
+		record_start(job);
+		MemoryContextSwitchTo(mcxt);
+		run_job(job);
+	}
+	PG_CATCH();
+	{
+		ErrorData *edata;
+		bool       cancelled;
+		char      *message;
+
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(mcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(mcxt);
+		cancelled = edata->sqlerrcode == ERRCODE_QUERY_CANCELED;
+		message = cancelled ? psprintf("training job %lld was cancelled", (long long) job->job_id) :
+							  edata->message;
+		if (job->recorded)
+			record_failure(job, cancelled, message);
+		send_error(job, edata, message);
+		RESUME_INTERRUPTS();
+	}
+	PG_END_TRY();
+}
