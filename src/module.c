@@ -116,7 +116,7 @@ cs_raise_core_error(const cs_error *err, const char *context)
 				 errmsg("%s: %s", context, err->msg),
 				 errhint("Install OpenBLAS (Debian: libopenblas0) or set "
 						 "credit_scoring.blas_library.")));
-	if (err->code == CS_ERR_NUMERIC)
-		ereport(ERROR, (errcode(code), errmsg("%s: %s", context, err->msg)));
+	if (err->code == CS_ERR_NUMERIC || err->code == CS_ERR_INVALID)
+		ereport(ERROR, (errcode(code), errmsg("%s", err->msg)));
 	ereport(ERROR, (errcode(code), errmsg("%s: %s", context, err->msg)));
 }

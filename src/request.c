@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
@@ -182,12 +183,12 @@ cs_params_json(const CsParams *p)
 	{
 		case CS_MODEL_LOGISTIC_REGRESSION:
 			appendStringInfo(&buf,
-							 "{\"C\": %.17g, \"penalty\": \"%s\", \"max_iter\": %d, "
-							 "\"tol\": %.17g, \"seed\": " UINT64_FORMAT "}",
-							 p->logreg.C,
+							 "{\"C\": %s, \"penalty\": \"%s\", \"max_iter\": %d, "
+							 "\"tol\": %s, \"seed\": " UINT64_FORMAT "}",
+							 float8out_internal(p->logreg.C),
 							 p->logreg.penalty ? "l2" : "none",
 							 p->logreg.max_iter,
-							 p->logreg.tol,
+							 float8out_internal(p->logreg.tol),
 							 p->seed);
 			break;
 	}

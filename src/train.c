@@ -34,6 +34,9 @@
 
 #define MIN_ROWS_PER_CLASS 10
 
+/* The job's memory: what outlives the worker's transactions lives here. */
+static MemoryContext job_mcxt = NULL;
+
 typedef struct TrainJob
 {
 	CsJobShared   *shared;
@@ -110,6 +113,7 @@ commit_xact(void)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(job_mcxt);
 }
 
 /* Runs a registry statement as the extension's owner; returns SPI_processed. */
@@ -143,7 +147,8 @@ result_int64(int col)
 static void
 parse_request(TrainJob *job)
 {
-	char *oid_text;
+	char         *oid_text;
+	MemoryContext old = MemoryContextSwitchTo(job->mcxt);
 
 	job->request =
 		DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(job->request_text)));
@@ -159,6 +164,7 @@ parse_request(TrainJob *job)
 	cs_params_parse(cs_model_type_from_name(job->model_type),
 					cs_json_get_jsonb(job->request, "params"),
 					&job->params);
+	MemoryContextSwitchTo(old);
 }
 
 /* Inserts the job row and tells the caller the job and run ids. */
@@ -672,6 +678,34 @@ run_job(TrainJob *job)
 	send_message(job, done, sizeof(done), false);
 }
 
+/* Records a failure (if the job was recorded) and tells the caller. */
+static void
+handle_failure(TrainJob *job, ErrorData *edata)
+{
+	bool  cancelled = edata->sqlerrcode == ERRCODE_QUERY_CANCELED;
+	char *message = cancelled ?
+						psprintf("training job %lld was cancelled", (long long) job->job_id) :
+						edata->message;
+
+	if (job->recorded)
+	{
+		PG_TRY();
+		{
+			record_failure(job, cancelled, message);
+		}
+		PG_CATCH();
+		{
+			/* the caller still hears the original error */
+			EmitErrorReport();
+			FlushErrorState();
+			AbortCurrentTransaction();
+			MemoryContextSwitchTo(job->mcxt);
+		}
+		PG_END_TRY();
+	}
+	send_error(job, edata, message);
+}
+
 /* Runs a training request in the worker. */
 void
 cs_run_training(CsJobShared *shared, const char *request, shm_mq_handle *mqh)
@@ -680,6 +714,7 @@ cs_run_training(CsJobShared *shared, const char *request, shm_mq_handle *mqh)
 	MemoryContext mcxt =
 		AllocSetContextCreate(TopMemoryContext, "credit_scoring job", ALLOCSET_DEFAULT_SIZES);
 
+	job_mcxt = mcxt;
 	MemoryContextSwitchTo(mcxt);
 	job = palloc0(sizeof(TrainJob));
 	job->shared = shared;
@@ -701,8 +736,6 @@ cs_run_training(CsJobShared *shared, const char *request, shm_mq_handle *mqh)
 	PG_CATCH();
 	{
 		ErrorData *edata;
-		bool       cancelled;
-		char      *message;
 
 		HOLD_INTERRUPTS();
 		MemoryContextSwitchTo(mcxt);
@@ -710,12 +743,7 @@ cs_run_training(CsJobShared *shared, const char *request, shm_mq_handle *mqh)
 		FlushErrorState();
 		AbortCurrentTransaction();
 		MemoryContextSwitchTo(mcxt);
-		cancelled = edata->sqlerrcode == ERRCODE_QUERY_CANCELED;
-		message = cancelled ? psprintf("training job %lld was cancelled", (long long) job->job_id) :
-							  edata->message;
-		if (job->recorded)
-			record_failure(job, cancelled, message);
-		send_error(job, edata, message);
+		handle_failure(job, edata);
 		RESUME_INTERRUPTS();
 	}
 	PG_END_TRY();
