@@ -38,7 +38,7 @@ extern int   cs_training_threads;
 extern char *cs_blas_library;
 extern int   cs_model_cache_size_mb;
 
-/* Raises the ERROR matching a core failure (module.c). */
+/* Raises the ERROR matching a core failure; context names the model or the step (module.c). */
 extern void cs_raise_core_error(const cs_error *err, const char *context) pg_attribute_noreturn();
 
 /* ------------------------------------------------------------ encode.c */
@@ -85,7 +85,7 @@ typedef struct CsModelRef
 {
 	int64  model_id;
 	int32  version;
-	uint64 identity; /* cs_blob_identity of the stored blob */
+	uint64 identity; /* xmin of the registry row: changes with any UPDATE */
 } CsModelRef;
 
 /* Resolves "name" or "name@3"; ERROR when no such model or version. */
@@ -98,20 +98,25 @@ extern bytea *cs_registry_fetch_blob(int64 model_id);
 typedef struct CsCachedModel CsCachedModel;
 
 /*
- * Returns the decoded model for (model_id, identity), decoding blob (which
- * may be NULL, then fetched by model_id) on a miss.  The entry is pinned
- * until the memory context "owner" is reset or deleted.
+ * The decoded model of registry row model_id as of its xmin, fetching and
+ * decoding the blob on a miss.  The entry is pinned until the memory
+ * context "owner" is reset or deleted.
  */
 extern const cs_model *
-cs_cache_get(int64 model_id, uint64 identity, bytea *blob, MemoryContext owner, const char *label);
+cs_cache_get(int64 model_id, uint64 xmin, MemoryContext owner, const char *label);
+/*
+ * The decoded model of a blob passed by value; *copy receives the cached copy
+ * of its bytes, which the caller compares to later blobs.  Pinned as above.
+ */
+extern const cs_model *cs_cache_get_blob(bytea *blob, MemoryContext owner, const bytea **copy);
 
 /* ------------------------------------------------------------- predict.c */
 
 /* The model of a model reference, with a fast path for repeated refs. */
 typedef struct CsModelHandle
 {
-	char           *ref;           /* the text the model was resolved from */
-	uint64          blob_identity; /* for the bytea variants */
+	char           *ref;  /* the text the model was resolved from */
+	const bytea    *blob; /* for the bytea variants: the cached copy */
 	const cs_model *model;
 	CsRowMap        map;
 	double         *input;

@@ -105,10 +105,12 @@ cs_raise_core_error(const cs_error *err, const char *context)
 			code = ERRCODE_INTERNAL_ERROR;
 			break;
 	}
+	if (err->code == CS_ERR_CORRUPT && context == NULL)
+		ereport(ERROR, (errcode(code), errmsg("%s", err->msg)));
 	if (err->code == CS_ERR_CORRUPT)
 		ereport(ERROR,
 				(errcode(code),
-				 errmsg("%s: %s", context, err->msg),
+				 errmsg("model \"%s\": %s", context, err->msg),
 				 errhint("The registry row was damaged or edited; register the model again.")));
 	if (err->code == CS_ERR_BLAS)
 		ereport(ERROR,

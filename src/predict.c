@@ -61,7 +61,7 @@ cs_handle_by_name(CsModelHandle *h, text *ref, MemoryContext mcxt)
 		const cs_model *model;
 
 		cs_registry_resolve(name, &mref);
-		model = cs_cache_get(mref.model_id, mref.identity, NULL, mcxt, name);
+		model = cs_cache_get(mref.model_id, mref.identity, mcxt, name);
 		if (h->ref)
 			pfree(h->ref);
 		h->ref = MemoryContextStrdup(mcxt, name);
@@ -70,21 +70,18 @@ cs_handle_by_name(CsModelHandle *h, text *ref, MemoryContext mcxt)
 	return h->model;
 }
 
-/* The model held in a blob, decoded once per distinct blob. */
+/* The model held in a blob: decoded once per distinct blob, compared per row. */
 static const cs_model *
 handle_by_blob(CsModelHandle *h, FunctionCallInfo fcinfo)
 {
-	bytea *head = DatumGetByteaPSlice(PG_GETARG_DATUM(0), 0, 16);
-	uint64 identity =
-		cs_blob_identity((const uint8_t *) VARDATA_ANY(head), VARSIZE_ANY_EXHDR(head));
+	bytea *blob = PG_GETARG_BYTEA_PP(0);
+	Size   len = VARSIZE_ANY_EXHDR(blob);
 
-	if (h->model == NULL || identity == 0 || identity != h->blob_identity)
+	if (h->model == NULL || VARSIZE_ANY_EXHDR(h->blob) != len ||
+		memcmp(VARDATA_ANY(h->blob), VARDATA_ANY(blob), len) != 0)
 	{
-		bytea          *blob = PG_GETARG_BYTEA_PP(0);
-		const cs_model *model;
+		const cs_model *model = cs_cache_get_blob(blob, fcinfo->flinfo->fn_mcxt, &h->blob);
 
-		model = cs_cache_get(-1, identity, blob, fcinfo->flinfo->fn_mcxt, "model blob");
-		h->blob_identity = identity;
 		if (h->ref == NULL)
 			h->ref = MemoryContextStrdup(fcinfo->flinfo->fn_mcxt, "(blob)");
 		handle_set_model(h, model, fcinfo->flinfo->fn_mcxt);

@@ -111,14 +111,14 @@ prepare_plans(void)
 		resolve_latest_plan = resolve_version_plan = fetch_blob_plan = NULL;
 	}
 	models = cs_registry_table("cs_models");
-	resolve_latest_plan = SPI_prepare(psprintf("SELECT model_id, version, substr(blob, 1, 16) "
+	resolve_latest_plan = SPI_prepare(psprintf("SELECT model_id, version, xmin::text::bigint "
 											   "FROM %s WHERE name = $1 "
 											   "ORDER BY stage = 'production' DESC, version DESC "
 											   "LIMIT 1",
 											   models),
 									  1,
 									  argtypes);
-	resolve_version_plan = SPI_prepare(psprintf("SELECT model_id, version, substr(blob, 1, 16) "
+	resolve_version_plan = SPI_prepare(psprintf("SELECT model_id, version, xmin::text::bigint "
 												"FROM %s WHERE name = $1 AND version = $2",
 												models),
 									   2,
@@ -160,12 +160,11 @@ parse_ref(const char *ref, int32 *version)
 void
 cs_registry_resolve(const char *ref, CsModelRef *out)
 {
-	int32  version;
-	char  *name = parse_ref(ref, &version);
-	Datum  args[2];
-	int    ret;
-	bool   isnull;
-	bytea *head;
+	int32 version;
+	char *name = parse_ref(ref, &version);
+	Datum args[2];
+	int   ret;
+	bool  isnull;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -194,9 +193,8 @@ cs_registry_resolve(const char *ref, CsModelRef *out)
 		DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	out->version =
 		DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	head = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	out->identity =
-		isnull ? 0 : cs_blob_identity((const uint8_t *) VARDATA_ANY(head), VARSIZE_ANY_EXHDR(head));
+	out->identity = (uint64) DatumGetInt64(
+		SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 	SPI_finish();
 }
 

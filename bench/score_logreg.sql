@@ -1,0 +1,203 @@
+-- bench/score_logreg.sql: scoring throughput of cs_predict against the same logistic regression
+-- written as a plain SQL expression.  bench/score_logreg.sh runs it on a throwaway cluster; it
+-- needs an empty database where CREATE EXTENSION credit_scoring works, and the psql variables
+--   rows   rows to generate and score (1000000)
+--   reps   timed repetitions of each query (5), after one untimed warm-up round
+--   jit    'on' or 'off': the jit setting for the timed queries
+-- It prints the median time of each form and the ratio cs_predict / SQL expression.
+
+\set ON_ERROR_STOP 1
+\set QUIET 1
+\pset footer off
+SET client_min_messages = notice;
+-- single-core, so that both forms are measured the same way
+SET max_parallel_workers_per_gather = 0;
+
+CREATE EXTENSION credit_scoring;
+CREATE EXTENSION pg_prewarm;
+
+\echo
+\echo '--- setup'
+SELECT version() AS server,
+       current_setting('shared_buffers') AS shared_buffers,
+       current_setting('max_parallel_workers_per_gather') AS parallel_workers,
+       :'jit' AS jit_in_timed_queries,
+       :rows AS rows, :reps AS reps;
+
+-- ---------------------------------------------------------------------------- the data
+-- 20 float8 features x1..x20, x_j ~ Normal(mean 10j, sd j) (Box-Muller), each NULL in 1% of
+-- the rows; y drawn from a logistic model of the standardised features (a NULL counts as 0).
+-- Seeded: setseed, and the plan is serial, so the data is the same on every run.
+SELECT setseed(0.5);
+SELECT format(
+    'CREATE TABLE t AS SELECT %s, random() < 1 / (1 + exp(-(-1.0 + %s))) AS y FROM (SELECT %s FROM generate_series(1, %s)) s',
+    string_agg(format('x%s', j), ', ' ORDER BY j),
+    string_agg(format('(%s) * coalesce((x%s - %s) / %s, 0)', ((j * 7) % 11 - 5) / 10.0, j, 10 * j, j),
+               ' + ' ORDER BY j),
+    string_agg(format('CASE WHEN random() < 0.01 THEN NULL ELSE %s + %s * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) END AS x%s',
+                      10 * j, j, j), ', ' ORDER BY j),
+    :rows)
+  FROM generate_series(1, 20) AS j
+\gexec
+VACUUM (FREEZE, ANALYZE) t;
+SELECT count(*) AS rows,
+       round(avg(y::int), 4) AS positive_rate,
+       round(avg((x1 IS NULL)::int), 4) AS null_rate_x1,
+       pg_size_pretty(pg_relation_size('t')) AS table_size
+  FROM t;
+
+-- ---------------------------------------------------------------------------- the model
+SELECT clock_timestamp() AS t0 \gset
+SELECT cs_train('t', 'logistic_regression', 'y', name => 'bench') AS run_id \gset
+SELECT :run_id AS run_id,
+       round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz)::numeric, 2) AS train_s,
+       r.n_train,
+       round((r.metrics #>> '{test,auc}')::numeric, 4) AS test_auc,
+       (cs_model_info('bench')->>'iterations')::int AS iterations,
+       (SELECT count(*) FROM cs_coefficients('bench')) AS terms
+  FROM cs_runs r WHERE r.run_id = :run_id;
+
+-- ------------------------------------------------- the same model as a plain SQL expression
+-- The standardised design: z_j = (x_j - mean_j) / sd_j, 0 for NULL, plus the indicator
+-- column "x_j:missing" when training saw NULLs in x_j.  Constants are written with float8's
+-- shortest exact text, so they are the model's doubles.
+SELECT format('1 / (1 + exp(-((%s) + %s)))',
+              (SELECT coefficient FROM cs_coefficients('bench') WHERE term = '(intercept)'),
+              string_agg(
+                  format('(%s) * coalesce((%I - (%s)) / (%s), 0)', w.coefficient, f.name, f.mean, f.sd)
+                  || CASE WHEN f.has_missing
+                          THEN format(' + (%s) * (%I IS NULL)::int', wm.coefficient, f.name)
+                          ELSE '' END,
+                  ' + ' ORDER BY f.ord)) AS expr,
+       count(*) FILTER (WHERE f.kind <> 'numeric') AS non_numeric,
+       count(w.coefficient) AS matched,
+       count(*) AS features
+  FROM jsonb_array_elements(cs_model_info('bench')->'features') WITH ORDINALITY AS e(doc, ord),
+       LATERAL (SELECT e.ord, e.doc->>'name' AS name, e.doc->>'kind' AS kind,
+                       (e.doc->>'mean')::float8 AS mean, (e.doc->>'sd')::float8 AS sd,
+                       (e.doc->>'has_missing')::boolean AS has_missing) AS f
+  LEFT JOIN cs_coefficients('bench') w ON w.term = f.name
+  LEFT JOIN cs_coefficients('bench') wm ON wm.term = f.name || ':missing'
+\gset
+SELECT :non_numeric = 0 AND :matched = :features AND :features = 20 AS expression_complete \gset
+\if :expression_complete
+\else
+\echo 'error: the model does not have 20 numeric features with one coefficient each'
+\quit
+\endif
+
+CREATE TEMP TABLE bench_query (form int PRIMARY KEY, label text NOT NULL, sql text NOT NULL);
+INSERT INTO bench_query VALUES
+    (1, 'cs_predict(name, record)', 'SELECT sum(cs_predict(''bench'', t.*)) FROM t'),
+    (2, 'SQL expression', format('SELECT sum(%s) FROM t', :'expr')),
+    (3, 'cs_predict(blob, record)',
+        'SELECT sum(cs_predict(m.blob, t.*)) FROM t, cs_models m WHERE m.name = ''bench'''),
+    (4, 'cs_predict(name, jsonb)', 'SELECT sum(cs_predict(''bench'', to_jsonb(t))) FROM t');
+
+\echo
+\echo '--- the SQL expression (first 300 characters)'
+SELECT left(:'expr', 300) || ' ...' AS expression, length(:'expr') AS length;
+
+-- ------------------------------------------------------------------------- agreement
+-- The expression must be the model: every form against it on the first 1000 rows.
+\echo
+\echo '--- agreement on 1000 rows (max |difference| from the SQL expression; must be < 1e-12)'
+SELECT format($q$
+SELECT count(*) AS rows, count(*) FILTER (WHERE x1 IS NULL OR x2 IS NULL OR x3 IS NULL) AS rows_with_nulls,
+       max(abs(p_name - e)) AS name_record, max(abs(p_blob - e)) AS blob_record,
+       max(abs(p_jsonb - e)) AS name_jsonb,
+       max(abs(p_name - e)) < 1e-12 AND max(abs(p_blob - e)) < 1e-12
+           AND max(abs(p_jsonb - e)) < 1e-12 AS agree
+  FROM (SELECT t.*, cs_predict('bench', t.*) AS p_name, cs_predict(m.blob, t.*) AS p_blob,
+               cs_predict('bench', to_jsonb(t)) AS p_jsonb, %s AS e
+          FROM (SELECT * FROM t LIMIT 1000) t, cs_models m WHERE m.name = 'bench') s
+$q$, :'expr') \gexec
+SELECT format($q$
+SELECT max(abs(cs_predict('bench', t.*) - %s)) < 1e-12 AS agree FROM (SELECT * FROM t LIMIT 1000) t
+$q$, :'expr') \gset
+\if :agree
+\else
+\echo 'error: cs_predict and the SQL expression disagree; the benchmark would compare different things'
+\quit
+\endif
+
+-- --------------------------------------------------------------------------- timing
+-- One untimed warm-up round, then :reps rounds; each round runs every form once, the order
+-- rotating from round to round.  Times are server-side (clock_timestamp around EXECUTE), in one
+-- session, the table in shared_buffers (pg_prewarm; the warm-up reports any block read).
+\echo
+\echo '--- timing (ms; round 0 is the warm-up)'
+SELECT pg_prewarm('t') AS blocks_prewarmed \gset
+CREATE TEMP TABLE bench_time (form int, round int, ms float8, result float8, blocks_read bigint);
+SET jit = :'jit';
+SET bench.reps = :reps;
+DO $$
+DECLARE
+    reps    int := current_setting('bench.reps')::int;
+    n       int := (SELECT count(*) FROM bench_query);
+    q       record;
+    t0      timestamptz;
+    ms      float8;
+    res     float8;
+    plan    jsonb;
+    nread   bigint;
+    r       int;
+    k       int;
+BEGIN
+    FOR r IN 0 .. reps LOOP
+        FOR k IN 0 .. n - 1 LOOP
+            SELECT * INTO q FROM bench_query WHERE form = (k + r) % n + 1;
+            IF r = 0 THEN
+                -- warm-up: also check that the scan reads nothing from outside shared_buffers
+                EXECUTE 'EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, FORMAT JSON) ' || q.sql INTO plan;
+                nread := (plan -> 0 -> 'Plan' ->> 'Shared Read Blocks')::bigint;
+            ELSE
+                nread := NULL;
+            END IF;
+            t0 := clock_timestamp();
+            EXECUTE q.sql INTO res;
+            ms := 1000 * extract(epoch FROM clock_timestamp() - t0);
+            INSERT INTO bench_time VALUES (q.form, r, ms, res, nread);
+            RAISE NOTICE 'round %  %  % ms%', r, rpad(q.label, 26), to_char(ms, 'FM999990.0'),
+                CASE WHEN nread IS NULL THEN '' ELSE format('  (%s blocks read)', nread) END;
+        END LOOP;
+    END LOOP;
+END
+$$;
+RESET jit;
+
+-- ------------------------------------------------------------------------- results
+\echo
+\echo '--- results (median of the timed rounds)'
+CREATE TEMP TABLE bench_result AS
+SELECT q.form, q.label,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY b.ms) AS median_ms,
+       min(b.ms) AS min_ms, max(b.ms) AS max_ms,
+       min(b.result) AS sum_of_scores,
+       max(b.result) - min(b.result) AS result_spread
+  FROM bench_query q JOIN bench_time b USING (form)
+ WHERE b.round > 0
+ GROUP BY q.form, q.label;
+SELECT r.label AS form,
+       round(r.median_ms::numeric, 1) AS median_ms,
+       round(r.min_ms::numeric, 1) AS min_ms,
+       round(r.max_ms::numeric, 1) AS max_ms,
+       round((1000 * r.median_ms / :rows)::numeric, 3) AS us_per_row,
+       round((r.median_ms / e.median_ms)::numeric, 3) AS vs_sql_expr,
+       round(r.sum_of_scores::numeric, 6) AS sum_of_scores
+  FROM bench_result r, bench_result e
+ WHERE e.form = 2
+ ORDER BY r.form;
+
+SELECT format('cs_predict / SQL expression = %s (median %s ms vs %s ms, %s rows, jit %s): %s',
+              round((c.median_ms / e.median_ms)::numeric, 3),
+              round(c.median_ms::numeric, 1), round(e.median_ms::numeric, 1), :rows, :'jit',
+              CASE WHEN c.median_ms <= e.median_ms
+                   THEN 'PASS, cs_predict is no slower than the SQL expression (target <= 1.0)'
+                   ELSE 'FAIL, cs_predict is slower than the SQL expression (target <= 1.0)' END)
+       AS verdict
+  FROM bench_result c, bench_result e
+ WHERE c.form = 1 AND e.form = 2
+\gset
+\echo
+\echo :verdict
