@@ -82,8 +82,7 @@ SELECT format('1 / (1 + exp(-((%s) + %s)))',
 SELECT :non_numeric = 0 AND :matched = :features AND :features = 20 AS expression_complete \gset
 \if :expression_complete
 \else
-\echo 'error: the model does not have 20 numeric features with one coefficient each'
-\quit
+DO $$ BEGIN RAISE EXCEPTION 'the model does not have 20 numeric features with one coefficient each'; END $$;
 \endif
 
 CREATE TEMP TABLE bench_query (form int PRIMARY KEY, label text NOT NULL, sql text NOT NULL);
@@ -117,8 +116,7 @@ SELECT max(abs(cs_predict('bench', t.*) - %s)) < 1e-12 AS agree FROM (SELECT * F
 $q$, :'expr') \gset
 \if :agree
 \else
-\echo 'error: cs_predict and the SQL expression disagree; the benchmark would compare different things'
-\quit
+DO $$ BEGIN RAISE EXCEPTION 'cs_predict and the SQL expression disagree: they would not compute the same thing'; END $$;
 \endif
 
 -- --------------------------------------------------------------------------- timing
@@ -128,13 +126,17 @@ $q$, :'expr') \gset
 \echo
 \echo '--- timing (ms; round 0 is the warm-up)'
 SELECT pg_prewarm('t') AS blocks_prewarmed \gset
-CREATE TEMP TABLE bench_time (form int, round int, ms float8, result float8, blocks_read bigint);
-SET jit = :'jit';
+CREATE TEMP TABLE bench_time (jit text, form int, round int, ms float8, result float8,
+                              blocks_read bigint);
 SET bench.reps = :reps;
+SET bench.jit = :'jit';
 DO $$
 DECLARE
     reps    int := current_setting('bench.reps')::int;
+    jits    text[] := CASE current_setting('bench.jit') WHEN 'both' THEN ARRAY['on', 'off']
+                           ELSE ARRAY[current_setting('bench.jit')] END;
     n       int := (SELECT count(*) FROM bench_query);
+    jit     text;
     q       record;
     t0      timestamptz;
     ms      float8;
@@ -145,59 +147,64 @@ DECLARE
     k       int;
 BEGIN
     FOR r IN 0 .. reps LOOP
-        FOR k IN 0 .. n - 1 LOOP
-            SELECT * INTO q FROM bench_query WHERE form = (k + r) % n + 1;
-            IF r = 0 THEN
-                -- warm-up: also check that the scan reads nothing from outside shared_buffers
-                EXECUTE 'EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, FORMAT JSON) ' || q.sql INTO plan;
-                nread := (plan -> 0 -> 'Plan' ->> 'Shared Read Blocks')::bigint;
-            ELSE
-                nread := NULL;
-            END IF;
-            t0 := clock_timestamp();
-            EXECUTE q.sql INTO res;
-            ms := 1000 * extract(epoch FROM clock_timestamp() - t0);
-            INSERT INTO bench_time VALUES (q.form, r, ms, res, nread);
-            RAISE NOTICE 'round %  %  % ms%', r, rpad(q.label, 26), to_char(ms, 'FM999990.0'),
-                CASE WHEN nread IS NULL THEN '' ELSE format('  (%s blocks read)', nread) END;
+        FOREACH jit IN ARRAY jits LOOP
+            -- planning reads jit, and EXECUTE plans each time
+            PERFORM set_config('jit', jit, true);
+            FOR k IN 0 .. n - 1 LOOP
+                SELECT * INTO q FROM bench_query WHERE form = (k + r) % n + 1;
+                IF r = 0 THEN
+                    -- warm-up: also check that the scan reads nothing from outside shared_buffers
+                    EXECUTE 'EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, FORMAT JSON) ' || q.sql INTO plan;
+                    nread := (plan -> 0 -> 'Plan' ->> 'Shared Read Blocks')::bigint;
+                ELSE
+                    nread := NULL;
+                END IF;
+                t0 := clock_timestamp();
+                EXECUTE q.sql INTO res;
+                ms := 1000 * extract(epoch FROM clock_timestamp() - t0);
+                INSERT INTO bench_time VALUES (jit, q.form, r, ms, res, nread);
+                RAISE NOTICE 'round %  jit %  %  % ms%', r, rpad(jit, 3), rpad(q.label, 26),
+                    lpad(to_char(ms, 'FM999990.0'), 8),
+                    CASE WHEN nread IS NULL THEN '' ELSE format('  (%s blocks read)', nread) END;
+            END LOOP;
         END LOOP;
     END LOOP;
 END
 $$;
-RESET jit;
 
 -- ------------------------------------------------------------------------- results
 \echo
 \echo '--- results (median of the timed rounds)'
 CREATE TEMP TABLE bench_result AS
-SELECT q.form, q.label,
+SELECT b.jit, q.form, q.label,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY b.ms) AS median_ms,
        min(b.ms) AS min_ms, max(b.ms) AS max_ms,
        min(b.result) AS sum_of_scores,
        max(b.result) - min(b.result) AS result_spread
   FROM bench_query q JOIN bench_time b USING (form)
  WHERE b.round > 0
- GROUP BY q.form, q.label;
-SELECT r.label AS form,
+ GROUP BY b.jit, q.form, q.label;
+SELECT r.jit, r.label AS form,
        round(r.median_ms::numeric, 1) AS median_ms,
        round(r.min_ms::numeric, 1) AS min_ms,
        round(r.max_ms::numeric, 1) AS max_ms,
        round((1000 * r.median_ms / :rows)::numeric, 3) AS us_per_row,
        round((r.median_ms / e.median_ms)::numeric, 3) AS vs_sql_expr,
        round(r.sum_of_scores::numeric, 6) AS sum_of_scores
-  FROM bench_result r, bench_result e
- WHERE e.form = 2
- ORDER BY r.form;
+  FROM bench_result r JOIN bench_result e ON e.jit = r.jit AND e.form = 2
+ ORDER BY r.jit DESC, r.form;
 
+\echo
 SELECT format('cs_predict / SQL expression = %s (median %s ms vs %s ms, %s rows, jit %s): %s',
               round((c.median_ms / e.median_ms)::numeric, 3),
-              round(c.median_ms::numeric, 1), round(e.median_ms::numeric, 1), :rows, :'jit',
+              round(c.median_ms::numeric, 1), round(e.median_ms::numeric, 1), :rows, c.jit,
               CASE WHEN c.median_ms <= e.median_ms
                    THEN 'PASS, cs_predict is no slower than the SQL expression (target <= 1.0)'
                    ELSE 'FAIL, cs_predict is slower than the SQL expression (target <= 1.0)' END)
        AS verdict
-  FROM bench_result c, bench_result e
- WHERE c.form = 1 AND e.form = 2
-\gset
-\echo
-\echo :verdict
+  FROM bench_result c JOIN bench_result e ON e.jit = c.jit AND e.form = 2
+ WHERE c.form = 1
+ ORDER BY c.jit DESC
+\pset tuples_only on
+\g
+\pset tuples_only off

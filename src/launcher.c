@@ -224,7 +224,7 @@ build_request(FunctionCallInfo fcinfo)
 				 errmsg("relation \"%s\" was created in the current transaction",
 						RelationGetRelationName(rel)),
 				 errhint("Commit first: training reads committed data in a background worker.")));
-	if (CheckRelationLockedByMe(rel, ExclusiveLock, true))
+	if (CheckRelationLockedByMe(rel, AccessExclusiveLock, false))
 		ereport(ERROR,
 				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
 				 errmsg("relation \"%s\" is locked by the current transaction",
