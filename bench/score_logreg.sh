@@ -23,7 +23,8 @@
 # Environment:
 #   ROWS=1000000        rows to generate and score
 #   REPS=5              timed rounds (after one warm-up round)
-#   JIT=on              jit for the timed queries (on | off | both: the whole timing twice)
+#   JIT=on              jit for the timed queries: on (PostgreSQL's default), off, or both
+#                       (each round then runs every query with jit on and with jit off)
 #   SHARED_BUFFERS=1GB  must hold the table (about 210 MB per million rows)
 #   PG_CONFIG           pg_config of the PostgreSQL 15 installation (default: the Debian path)
 #   KEEP=1              keep the cluster's directory (and stop the server) at the end
@@ -130,24 +131,9 @@ start_cluster()
 	echo "cluster in $DIR (socket $DIR/.s.PGSQL.$PORT), shared_buffers $SHARED_BUFFERS"
 }
 
-run_bench()
-{
-	local jit=$1
-	as_pg "$PGBIN/psql" -X -h "$DIR" -p "$PORT" -d postgres -v ON_ERROR_STOP=1 \
-		-v rows="$ROWS" -v reps="$REPS" -v jit="$jit" -f score_logreg.sql
-}
-
 check
 start_cluster
-if [ "$JIT" = both ]; then
-	say "benchmark, jit on ($ROWS rows, $REPS rounds)"
-	run_bench on
-	# a second database for the second pass, so that it starts from the same state
-	as_pg "$PGBIN/createdb" -h "$DIR" -p "$PORT" bench_jit_off
-	say "benchmark, jit off ($ROWS rows, $REPS rounds)"
-	as_pg "$PGBIN/psql" -X -h "$DIR" -p "$PORT" -d bench_jit_off -v ON_ERROR_STOP=1 \
-		-v rows="$ROWS" -v reps="$REPS" -v jit=off -f score_logreg.sql
-else
-	say "benchmark, jit $JIT ($ROWS rows, $REPS rounds)"
-	run_bench "$JIT"
-fi
+say "benchmark ($ROWS rows, $REPS rounds, jit $JIT)"
+# stdout line-buffered, so that the server's notices (stderr) come out in order
+as_pg stdbuf -oL "$PGBIN/psql" -X -h "$DIR" -p "$PORT" -d postgres -v ON_ERROR_STOP=1 \
+	-v rows="$ROWS" -v reps="$REPS" -v jit="$JIT" -f score_logreg.sql 2>&1

@@ -169,7 +169,7 @@ test_dataset(void)
 	const char *r1[] = { NULL, "rent" };
 	const char *r2[] = { NULL, "owner" };
 	const char *r3[] = { "10", NULL };
-	cs_error    err;
+	cs_error    err = { 0 };
 
 	tap_ok(cs_dataset_check(ds, &err) == CS_ERR_INVALID &&
 			   strcmp(err.msg, "the relation has no rows") == 0,
@@ -240,7 +240,7 @@ check_split_sizes(int n0, int n1, const size_t *e0, const size_t *e1)
 {
 	cs_dataset *ds = class_dataset(n0, n1);
 	cs_split    s;
-	cs_error    err;
+	cs_error    err = { 0 };
 	int         ok = cs_split_stratified(ds, 42, &s, &err) == CS_OK;
 	int         k;
 
@@ -304,7 +304,7 @@ test_split(void)
 	cs_split     sa;
 	cs_split     sb;
 	cs_rng       rng;
-	cs_error     err;
+	cs_error     err = { 0 };
 	int          i;
 	int          k;
 	int          same = 1;
@@ -398,7 +398,7 @@ test_schema(void)
 	size_t       train[15];
 	cs_dataset  *ds = cs_dataset_new(3, names, kinds, NULL);
 	cs_schema    s;
-	cs_error     err;
+	cs_error     err = { 0 };
 	double       in[3];
 	double       enc[7];
 	double      *X = NULL;
@@ -504,7 +504,7 @@ test_schema(void)
 static void
 test_linalg(void)
 {
-	cs_error    err;
+	cs_error    err = { 0 };
 	const char *env;
 	/* A is 3 x 2 column-major: rows (1,4), (2,5), (3,6) */
 	double A[] = { 1, 2, 3, 4, 5, 6 };
@@ -632,7 +632,7 @@ test_logreg(void)
 	double           X[60 * 4];
 	uint8_t          y[60];
 	int32_t          n_iter = -1;
-	cs_error         err;
+	cs_error         err = { 0 };
 	progress_log     calls;
 	cs_rng           rng;
 	double           gmax = 0.0;
@@ -738,7 +738,7 @@ hand_model(void)
 	cs_model    *m = cs_calloc(1, sizeof(cs_model));
 	cs_feature  *f;
 	const double coef[] = { 0.5, 1.0, -0.25, 0.75, -1.5 };
-	cs_error     err;
+	cs_error     err = { 0 };
 
 	m->type = CS_MODEL_LOGISTIC_REGRESSION;
 	m->meta.target = dup_string("status");
@@ -886,7 +886,7 @@ train_model(const cs_dataset *ds, cs_split *split)
 {
 	cs_model        *m = cs_calloc(1, sizeof(cs_model));
 	cs_logreg_params params = { 1.0, 1, 100, 1e-8 };
-	cs_error         err;
+	cs_error         err = { 0 };
 	double          *X = NULL;
 	int              ok;
 
@@ -944,7 +944,7 @@ test_model(void)
 	double     *inputs = NULL;
 	double     *p = NULL;
 	uint8_t    *y = NULL;
-	cs_error    err;
+	cs_error    err = { 0 };
 	size_t      i;
 	size_t      nt;
 	int         ok;
@@ -1056,7 +1056,7 @@ expect_corrupt(const uint8_t *blob, size_t len, size_t offset, uint64_t value, i
 {
 	uint8_t  *copy = malloc(len);
 	cs_model *m = NULL;
-	cs_error  err;
+	cs_error  err = { 0 };
 	cs_status st;
 
 	memcpy(copy, blob, len);
@@ -1101,7 +1101,7 @@ test_blob(void)
 	size_t      len = 0;
 	size_t      at;
 	size_t      coef_at;
-	cs_error    err;
+	cs_error    err = { 0 };
 	int         ok;
 	size_t      cut;
 	size_t      bit;
