@@ -27,11 +27,29 @@ SELECT count(*) AS loans, count(*) FILTER (WHERE status = 'bad') AS bad FROM cre
 SELECT cs_train(relation => 'credit', model_type => 'logistic_regression',
                 target => 'status', positive => 'bad', name => 'credit_risk');
 
--- The run, with its metrics on the held-out split, and the registered model.
-SELECT run_id, model_type, status, metrics FROM cs_runs;
-SELECT name, version, stage, model_type FROM cs_models;
+-- The run: the seeded, stratified 70/15/15 split and its metrics on each part.
+SELECT run_id, model_type, status, n_train, n_valid, n_test, params FROM cs_runs;
+SELECT part, (metrics -> part ->> 'n')::int AS rows,
+       round((metrics -> part ->> 'auc')::numeric, 4) AS auc,
+       round((metrics -> part ->> 'accuracy')::numeric, 4) AS accuracy,
+       round((metrics -> part ->> 'log_loss')::numeric, 4) AS log_loss,
+       round((metrics -> part ->> 'brier')::numeric, 4) AS brier
+  FROM cs_runs, unnest(ARRAY['train', 'validation', 'test']) AS part;
+SELECT name, version, stage, model_type, octet_length(blob) AS blob_bytes FROM cs_models;
+
+-- What drives the score: the largest weights on the standardised design
+-- (x - mean) / sd, with a "name:missing" indicator where training saw NULLs.
+SELECT term, round(coefficient::numeric, 3) AS weight
+  FROM cs_coefficients('credit_risk')
+ ORDER BY abs(coefficient) DESC
+ LIMIT 8;
 
 -- Score rows where they lie: the probability of "bad".
 SELECT status, income, age, round(cs_predict('credit_risk', c.*)::numeric, 4) AS p_bad
 FROM credit c
 LIMIT 10;
+
+-- A new applicant, as jsonb (an absent key is a missing value).
+SELECT round(cs_predict('credit_risk', '{"seniority": 1, "home": "rent", "time": 60, "age": 23,
+        "marital": "single", "records": "yes", "job": "partime", "expenses": 60,
+        "income": 90, "amount": 1200, "price": 1300}'::jsonb)::numeric, 4) AS p_bad_new_applicant;

@@ -7,6 +7,7 @@
 
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/jsonb.h"
 
 #include <math.h>
@@ -30,7 +31,7 @@ static void
 append_number(StringInfo buf, double v)
 {
 	if (isfinite(v))
-		appendStringInfo(buf, "%.17g", v);
+		appendStringInfoString(buf, float8out_internal(v));
 	else
 		appendStringInfoString(buf, "null");
 }

@@ -23,6 +23,7 @@
 #include "storage/shm_mq.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -259,7 +260,7 @@ append_part_metrics(StringInfo buf, const char *part, const cs_model *m, const c
 		if (isnan(vals[k]))
 			appendStringInfo(buf, ", \"%s\": null", names[k]);
 		else
-			appendStringInfo(buf, ", \"%s\": %.17g", names[k], vals[k]);
+			appendStringInfo(buf, ", \"%s\": %s", names[k], float8out_internal(vals[k]));
 	}
 	appendStringInfoChar(buf, '}');
 	pfree(p);
