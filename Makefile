@@ -37,3 +37,7 @@ lint:
 	clang-format --dry-run --Werror $(LINT_FILES)
 	cppcheck --enable=warning,performance,portability --error-exitcode=1 --inline-suppr -q \
 		--suppress=missingIncludeSystem -Isrc/core src/core test/unit
+
+# every object depends on the shared headers (PGXS does not track them)
+$(OBJS): src/core/cs_core.h
+$(GLUE_SRCS:.c=.o): src/credit_scoring.h

@@ -3,8 +3,10 @@
 -- needs an empty database where CREATE EXTENSION credit_scoring works, and the psql variables
 --   rows   rows to generate and score (1000000)
 --   reps   timed repetitions of each query (5), after one untimed warm-up round
---   jit    'on' or 'off': the jit setting for the timed queries
--- It prints the median time of each form and the ratio cs_predict / SQL expression.
+--   jit    'on', 'off' or 'both': the jit setting of the timed queries (both: each round runs
+--          every query with jit on, then with jit off)
+-- It prints the median time of each query and the ratio cs_predict / SQL expression, one verdict
+-- line per jit setting.  Its tables (t, bench_query) stay in the database for profiling.
 
 \set ON_ERROR_STOP 1
 \set QUIET 1
@@ -59,14 +61,17 @@ SELECT :run_id AS run_id,
 
 -- ------------------------------------------------- the same model as a plain SQL expression
 -- The standardised design: z_j = (x_j - mean_j) / sd_j, 0 for NULL, plus the indicator
--- column "x_j:missing" when training saw NULLs in x_j.  Constants are written with float8's
--- shortest exact text, so they are the model's doubles.
-SELECT format('1 / (1 + exp(-((%s) + %s)))',
+-- column "x_j:missing" when training saw NULLs in x_j.  Constants are float8 literals written
+-- with float8's shortest exact text, so they are the model's doubles.  (A bare 0.25 would be a
+-- numeric constant, and w * (x IS NULL)::int would then be computed in numeric arithmetic,
+-- several times slower: not the baseline a careful SQL author would write.)
+SELECT format('1 / (1 + exp(-(float8 %L + %s)))',
               (SELECT coefficient FROM cs_coefficients('bench') WHERE term = '(intercept)'),
               string_agg(
-                  format('(%s) * coalesce((%I - (%s)) / (%s), 0)', w.coefficient, f.name, f.mean, f.sd)
+                  format('float8 %L * coalesce((%I - float8 %L) / float8 %L, 0)',
+                         w.coefficient, f.name, f.mean, f.sd)
                   || CASE WHEN f.has_missing
-                          THEN format(' + (%s) * (%I IS NULL)::int', wm.coefficient, f.name)
+                          THEN format(' + float8 %L * (%I IS NULL)::int', wm.coefficient, f.name)
                           ELSE '' END,
                   ' + ' ORDER BY f.ord)) AS expr,
        count(*) FILTER (WHERE f.kind <> 'numeric') AS non_numeric,
@@ -85,17 +90,37 @@ SELECT :non_numeric = 0 AND :matched = :features AND :features = 20 AS expressio
 DO $$ BEGIN RAISE EXCEPTION 'the model does not have 20 numeric features with one coefficient each'; END $$;
 \endif
 
-CREATE TEMP TABLE bench_query (form int PRIMARY KEY, label text NOT NULL, sql text NOT NULL);
+-- a plain table: score_logreg.sh PROFILE=1 reads the queries from another session
+CREATE TABLE bench_query (form int PRIMARY KEY, label text NOT NULL, sql text NOT NULL);
 INSERT INTO bench_query VALUES
     (1, 'cs_predict(name, record)', 'SELECT sum(cs_predict(''bench'', t.*)) FROM t'),
     (2, 'SQL expression', format('SELECT sum(%s) FROM t', :'expr')),
     (3, 'cs_predict(blob, record)',
         'SELECT sum(cs_predict(m.blob, t.*)) FROM t, cs_models m WHERE m.name = ''bench'''),
-    (4, 'cs_predict(name, jsonb)', 'SELECT sum(cs_predict(''bench'', to_jsonb(t))) FROM t');
+    (4, 'cs_predict(name, jsonb)', 'SELECT sum(cs_predict(''bench'', to_jsonb(t))) FROM t'),
+    -- floors, to read the others by: the scan alone, and the scan with the row value t.* that
+    -- the executor builds for cs_predict(..., t.*) before calling it
+    (5, 'floor: scan, sum(x1)', 'SELECT sum(x1) FROM t'),
+    (6, 'floor: scan + t.*', 'SELECT count(t.*) FROM t');
+
+-- the baseline must run in float8 arithmetic only
+DO $$
+DECLARE
+    plan text;
+BEGIN
+    EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF, FORMAT JSON) ' || (SELECT sql FROM bench_query WHERE form = 2)
+       INTO plan;
+    IF plan LIKE '%numeric%' THEN
+        RAISE EXCEPTION 'the SQL expression computes in numeric: %', plan;
+    END IF;
+END
+$$;
 
 \echo
-\echo '--- the SQL expression (first 300 characters)'
-SELECT left(:'expr', 300) || ' ...' AS expression, length(:'expr') AS length;
+\echo '--- the SQL expression (its first 400 characters)'
+SELECT left(:'expr', 400) || ' ...' AS expr_head, length(:'expr') AS expr_length \gset
+\echo :expr_head
+\echo '(':expr_length' characters)'
 
 -- ------------------------------------------------------------------------- agreement
 -- The expression must be the model: every form against it on the first 1000 rows.

@@ -25,6 +25,7 @@
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 
 #include "cs_core.h"
 
@@ -37,6 +38,7 @@ extern int   cs_max_training_workers;
 extern int   cs_training_threads;
 extern char *cs_blas_library;
 extern int   cs_model_cache_size_mb;
+extern int   cs_max_training_memory_mb;
 
 /* Raises the ERROR matching a core failure; context names the model or the step (module.c). */
 extern void cs_raise_core_error(const cs_error *err, const char *context) pg_attribute_noreturn();
@@ -115,8 +117,13 @@ extern const cs_model *cs_cache_get_blob(bytea *blob, MemoryContext owner, const
 /* The model of a model reference, with a fast path for repeated refs. */
 typedef struct CsModelHandle
 {
-	char           *ref;  /* the text the model was resolved from */
-	const bytea    *blob; /* for the bytea variants: the cached copy */
+	char           *ref; /* the text the model was resolved from */
+	size_t          ref_len;
+	TimestampTz     resolved_at;   /* the statement that resolved ref */
+	uint32          resolved_lxid; /* and its local transaction */
+	const bytea    *blob;          /* for the bytea variants: the cached copy */
+	char           *raw;           /* and the argument's raw bytes (TOAST pointer or inline) */
+	Size            raw_len;
 	const cs_model *model;
 	CsRowMap        map;
 	double         *input;
@@ -169,6 +176,8 @@ extern void cs_job_live(int64 job_id, CsJobLive *out);
 extern int cs_count_training_workers(void);
 /* Publishes the worker's phase/progress/message in its backend status. */
 extern void cs_job_report(const char *phase, double progress, const char *message);
+/* The phase and progress this worker last published. */
+extern const char *cs_job_last_phase(double *progress);
 
 /* The training worker's entry point (worker.c). */
 extern PGDLLEXPORT void cs_training_worker_main(Datum arg);
@@ -182,6 +191,7 @@ typedef struct CsJobShared
 	Oid  session_user_id; /* the worker connects as this role */
 	Oid  current_user_id; /* and reads the relation as this one */
 	int  threads;
+	int  max_memory_mb; /* credit_scoring.max_training_memory of the caller */
 	bool wait;
 	char blas_library[MAXPGPATH];
 	Size request_len; /* the request (JSON text) follows this struct */
@@ -208,6 +218,12 @@ typedef struct CsReadResult
 	int64       n_skipped; /* rows whose target is NULL */
 } CsReadResult;
 
-/* Reads target and features of a relation into a dataset (in a transaction). */
+/*
+ * Reads target and features of a relation into a dataset (in a transaction);
+ * ERROR when the data would take more than max_memory_mb.
+ */
 extern void cs_read_relation(Oid relid, const char *target, const char *positive, List *features,
-							 CsReadResult *out);
+							 int max_memory_mb, CsReadResult *out);
+
+/* ERROR naming what needs the memory when bytes exceed max_memory_mb. */
+extern void cs_check_training_memory(double bytes, int max_memory_mb, const char *what);

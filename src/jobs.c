@@ -11,11 +11,21 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/relscan.h"
+#include "access/skey.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "funcapi.h"
 #include "pgstat.h"
 #include "utils/backend_status.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include <stdio.h>
 
@@ -101,36 +111,120 @@ cs_count_training_workers(void)
 	return count;
 }
 
+/* The phase and progress last published by this worker, for the failure record. */
+static char   last_phase[32] = "starting";
+static double last_progress = 0;
+
 /* Publishes the worker's phase/progress/message in its backend status. */
 void
 cs_job_report(const char *phase, double progress, const char *message)
 {
 	char buf[512];
 
+	snprintf(last_phase, sizeof(last_phase), "%s", phase);
+	last_progress = progress;
 	snprintf(buf, sizeof(buf), "%s|%.4f|%s", phase, progress, message ? message : "");
 	pgstat_report_activity(STATE_RUNNING, buf);
 }
 
-/* cs_job_live(job bigint) -> (alive, pid, phase, progress, message) */
+/* The phase and progress this worker last published. */
+const char *
+cs_job_last_phase(double *progress)
+{
+	*progress = last_progress;
+	return last_phase;
+}
+
+/*
+ * Reads job_id's stored row with the latest snapshot into values/nulls
+ * (status, phase, progress, message, error); false when there is none.  A
+ * reader whose own snapshot predates the worker's last commit would otherwise
+ * take a job that ended for one that died.
+ */
+static bool
+latest_job_row(int64 job_id, Datum *values, bool *nulls)
+{
+	static const char *const columns[5] = { "status", "phase", "progress", "message", "error" };
+	Oid                      relid = get_relname_relid("cs_job_state", cs_extension_schema());
+	Relation                 rel;
+	Snapshot                 snap;
+	TableScanDesc            scan;
+	ScanKeyData              key;
+	HeapTuple                tup;
+	bool                     found = false;
+	int                      i;
+
+	if (!OidIsValid(relid))
+		return false;
+	rel = table_open(relid, AccessShareLock);
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyInit(&key,
+				get_attnum(relid, "job_id"),
+				BTEqualStrategyNumber,
+				F_INT8EQ,
+				Int64GetDatum(job_id));
+	scan = table_beginscan(rel, snap, 1, &key);
+	tup = heap_getnext(scan, ForwardScanDirection);
+	if (HeapTupleIsValid(tup))
+	{
+		found = true;
+		for (i = 0; i < 5; i++)
+		{
+			AttrNumber attnum = get_attnum(relid, columns[i]);
+
+			values[i] = heap_getattr(tup, attnum, RelationGetDescr(rel), &nulls[i]);
+			if (!nulls[i])
+				values[i] = datumCopy(values[i],
+									  TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attbyval,
+									  TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attlen);
+		}
+	}
+	table_endscan(scan);
+	UnregisterSnapshot(snap);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
+ * cs_job_live(job bigint) -> (alive, pid, status, phase, progress, message,
+ * error): the current state of a job that the caller's snapshot shows as
+ * running.  A live worker's state comes from its backend status; for a job
+ * with no live worker, the latest committed row says how it ended, and a row
+ * still "running" means the worker died without recording an outcome.
+ */
 Datum
 cs_job_live_sql(PG_FUNCTION_ARGS)
 {
+	int64     job_id = PG_GETARG_INT64(0);
 	TupleDesc tupdesc;
 	CsJobLive live;
-	Datum     values[5];
-	bool      nulls[5] = { false, false, false, false, false };
+	Datum     values[7];
+	bool      nulls[7] = { false, false, false, false, false, false, true };
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	cs_job_live(PG_GETARG_INT64(0), &live);
+	cs_job_live(job_id, &live);
 	values[0] = BoolGetDatum(live.alive);
 	values[1] = Int32GetDatum(live.pid);
-	values[2] = CStringGetTextDatum(live.phase);
-	values[3] = Float8GetDatum(live.progress);
-	values[4] = CStringGetTextDatum(live.message);
-	if (!live.alive)
-		nulls[1] = nulls[2] = nulls[3] = nulls[4] = true;
-	else if (live.phase[0] == '\0')
-		nulls[2] = nulls[3] = nulls[4] = true;
+	if (live.alive)
+	{
+		values[2] = CStringGetTextDatum("running");
+		values[3] = CStringGetTextDatum(live.phase[0] ? live.phase : "starting");
+		values[4] = Float8GetDatum(live.progress);
+		values[5] = CStringGetTextDatum(live.message);
+	}
+	else
+	{
+		nulls[1] = true;
+		if (!latest_job_row(job_id, values + 2, nulls + 2))
+			nulls[2] = nulls[3] = nulls[4] = nulls[5] = nulls[6] = true;
+		else if (strcmp(TextDatumGetCString(values[2]), "running") == 0)
+		{
+			values[2] = CStringGetTextDatum("failed");
+			values[6] = CStringGetTextDatum("the training worker exited without recording an "
+											"outcome (killed, or the server restarted)");
+			nulls[6] = false;
+		}
+	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

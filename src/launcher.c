@@ -15,6 +15,7 @@
 
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -23,7 +24,9 @@
 #include "postmaster/bgworker.h"
 #include "storage/dsm.h"
 #include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
+#include "storage/procarray.h"
 #include "storage/shm_mq.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -373,6 +376,108 @@ raise_worker_error(const char *data, Size len, int64 job_id)
 			 job_id > 0 ? errcontext("training job %lld", (long long) job_id) : 0));
 }
 
+/*
+ * The worker this backend is starting or waiting for, so that an error or an
+ * interrupt at any point, even before the worker has said "started", stops it.
+ */
+static BackgroundWorkerHandle *current_handle = NULL;
+static pid_t                   current_pid = 0;
+
+/* Stops the current worker: a cancel once it runs, else no start at all. */
+static void
+stop_current_worker(void)
+{
+	if (current_pid > 0)
+		kill(current_pid, SIGINT);
+	else if (current_handle != NULL)
+		TerminateBackgroundWorker(current_handle);
+}
+
+/*
+ * The lock the worker waits for, when this transaction holds it (a relation
+ * this transaction has locked, or its own transaction id).  The worker cannot
+ * get it until this transaction ends, and this transaction waits for the
+ * worker: a deadlock that the lock manager cannot see, since the caller waits
+ * on a message queue.  It also arises when another session's exclusive lock
+ * request is queued behind this transaction's lock and ahead of the worker's.
+ */
+static bool
+worker_blocked_by_us(pid_t pid, LOCKTAG *tag)
+{
+	PGPROC *proc = BackendPidGetProc(pid);
+	LOCK   *lock;
+	int     mode;
+
+	if (proc == NULL || proc->waitStatus != PROC_WAIT_STATUS_WAITING)
+		return false;
+	lock = proc->waitLock;
+	if (lock == NULL)
+		return false;
+	/* read without the partition lock: a hint that the caller confirms */
+	memcpy(tag, &lock->tag, sizeof(LOCKTAG));
+	if (tag->locktag_type == LOCKTAG_RELATION)
+	{
+		for (mode = AccessShareLock; mode <= AccessExclusiveLock; mode++)
+		{
+			if (LockHeldByMe(tag, mode))
+				return true;
+		}
+		return false;
+	}
+	if (tag->locktag_type == LOCKTAG_TRANSACTION)
+		return TransactionIdIsCurrentTransactionId((TransactionId) tag->locktag_field1);
+	return false;
+}
+
+/* Receives the worker's next message, raising a deadlock it cannot escape. */
+static shm_mq_result
+receive_message(shm_mq_handle *mqh, Size *len, void **data)
+{
+	LOCKTAG last;
+	int     seen = 0;
+
+	for (;;)
+	{
+		shm_mq_result res = shm_mq_receive(mqh, len, data, true);
+		LOCKTAG       tag;
+
+		if (res != SHM_MQ_WOULD_BLOCK)
+			return res;
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 500,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (current_pid <= 0 || !worker_blocked_by_us(current_pid, &tag))
+		{
+			seen = 0;
+			continue;
+		}
+		/* the same wait seen on consecutive checks, a second apart */
+		seen = (seen > 0 && memcmp(&tag, &last, sizeof(LOCKTAG)) == 0) ? seen + 1 : 1;
+		last = tag;
+		if (seen < 3)
+			continue;
+		if (tag.locktag_type == LOCKTAG_RELATION)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_DEADLOCK_DETECTED),
+					 errmsg("deadlock detected: the training worker waits for a lock on relation "
+							"\"%s\" that this transaction holds",
+							get_rel_name((Oid) tag.locktag_field2)),
+					 errdetail("The worker cannot lock the relation until this transaction ends "
+							   "(perhaps behind another session's pending exclusive lock), and "
+							   "this transaction waits for the worker."),
+					 errhint("Train outside this transaction, or with wait => false.")));
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_DEADLOCK_DETECTED),
+				 errmsg("deadlock detected: the training worker waits for this transaction"),
+				 errdetail("The worker needs a row this transaction has written, and this "
+						   "transaction waits for the worker."),
+				 errhint("Commit first, or train with wait => false.")));
+	}
+}
+
 /* Starts the worker and waits for its "started" message. */
 static shm_mq_handle *
 start_worker(const char *request, bool wait, int64 *job_id, int64 *run_id, int *pid,
@@ -396,6 +501,7 @@ start_worker(const char *request, bool wait, int64 *job_id, int64 *run_id, int *
 	shared->session_user_id = GetSessionUserId();
 	shared->current_user_id = GetUserId();
 	shared->threads = cs_training_threads;
+	shared->max_memory_mb = cs_max_training_memory_mb;
 	shared->wait = wait;
 	strlcpy(shared->blas_library, cs_blas_library ? cs_blas_library : "", MAXPGPATH);
 	shared->request_len = reqlen;
@@ -422,8 +528,11 @@ start_worker(const char *request, bool wait, int64 *job_id, int64 *run_id, int *
 				 errmsg("could not start a training worker: no background worker slot is free"),
 				 errhint("Raise max_worker_processes (now %d), or wait for other workers to end.",
 						 max_worker_processes)));
+	current_handle = handle;
 	shm_mq_set_handle(mqh, handle);
 	status = WaitForBackgroundWorkerStartup(handle, pid);
+	if (status == BGWH_STARTED)
+		current_pid = *pid;
 	if (status == BGWH_POSTMASTER_DIED)
 		ereport(ERROR,
 				(errcode(ERRCODE_ADMIN_SHUTDOWN),
@@ -433,7 +542,7 @@ start_worker(const char *request, bool wait, int64 *job_id, int64 *run_id, int *
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 				 errmsg("could not start a training worker")));
 
-	res = shm_mq_receive(mqh, &len, &data, false);
+	res = receive_message(mqh, &len, &data);
 	if (res != SHM_MQ_SUCCESS)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
@@ -457,7 +566,7 @@ wait_for_worker(shm_mq_handle *mqh, int64 job_id)
 	{
 		Size          len;
 		void         *data;
-		shm_mq_result res = shm_mq_receive(mqh, &len, &data, false);
+		shm_mq_result res = receive_message(mqh, &len, &data);
 		char          kind;
 
 		if (res != SHM_MQ_SUCCESS)
@@ -478,21 +587,12 @@ wait_for_worker(shm_mq_handle *mqh, int64 job_id)
 	}
 }
 
-/*
- * cs_train(relation, model_type, target, positive, name, features, exclude,
- *          params, experiment, wait) returns the run id.
- */
-Datum
-cs_train(PG_FUNCTION_ARGS)
+/* Under the launch lock, checks the cap on running jobs and starts the worker. */
+static shm_mq_handle *
+launch(const char *request, bool wait, int64 *job_id, int64 *run_id, int *pid, dsm_segment **seg)
 {
-	char          *request = build_request(fcinfo);
-	bool           wait = PG_ARGISNULL(9) ? true : PG_GETARG_BOOL(9);
-	LOCKTAG        tag;
-	shm_mq_handle *mqh = NULL;
-	dsm_segment   *seg = NULL;
-	int64          job_id = 0;
-	int64          run_id = 0;
-	int            pid = 0;
+	shm_mq_handle *volatile mqh = NULL;
+	LOCKTAG tag;
 
 	/* one launcher at a time counts the running workers, cluster-wide */
 	SET_LOCKTAG_ADVISORY(tag, InvalidOid, CS_LAUNCH_LOCK_KEY, 0, 2);
@@ -509,32 +609,50 @@ cs_train(PG_FUNCTION_ARGS)
 							cs_max_training_workers),
 					 errhint("Wait for a job to finish (see cs_jobs), or raise "
 							 "credit_scoring.max_training_workers.")));
-		mqh = start_worker(request, wait, &job_id, &run_id, &pid, &seg);
+		mqh = start_worker(request, wait, job_id, run_id, pid, seg);
 	}
 	PG_FINALLY();
 	{
 		LockRelease(&tag, ExclusiveLock, true);
 	}
 	PG_END_TRY();
+	return mqh;
+}
 
-	if (!wait)
-	{
-		shm_mq_detach(mqh);
-		dsm_detach(seg);
-		PG_RETURN_INT64(run_id);
-	}
+/*
+ * cs_train(relation, model_type, target, positive, name, features, exclude,
+ *          params, experiment, wait) returns the run id.
+ */
+Datum
+cs_train(PG_FUNCTION_ARGS)
+{
+	char *request = build_request(fcinfo);
+	bool  wait = PG_ARGISNULL(9) ? true : PG_GETARG_BOOL(9);
+	shm_mq_handle *volatile mqh = NULL;
+	dsm_segment *seg = NULL;
+	int64        job_id = 0;
+	int64        run_id = 0;
+	int          pid = 0;
+
+	current_handle = NULL;
+	current_pid = 0;
 	PG_TRY();
 	{
-		wait_for_worker(mqh, job_id);
+		mqh = launch(request, wait, &job_id, &run_id, &pid, &seg);
+		if (wait)
+			wait_for_worker(mqh, job_id);
 	}
 	PG_CATCH();
 	{
-		/* interrupted while waiting, or the job failed: make sure it stops */
-		if (pid > 0)
-			kill(pid, SIGINT);
+		/* interrupted, or the job failed: make sure it stops */
+		stop_current_worker();
+		current_handle = NULL;
+		current_pid = 0;
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	current_handle = NULL;
+	current_pid = 0;
 	shm_mq_detach(mqh);
 	dsm_detach(seg);
 	PG_RETURN_INT64(run_id);

@@ -18,6 +18,7 @@ int   cs_max_training_workers = 2;
 int   cs_training_threads = 1;
 char *cs_blas_library = NULL;
 int   cs_model_cache_size_mb = 64;
+int   cs_max_training_memory_mb = 4096;
 
 void _PG_init(void);
 
@@ -68,6 +69,19 @@ _PG_init(void)
 							1,
 							65536,
 							PGC_USERSET,
+							GUC_UNIT_MB,
+							NULL,
+							NULL,
+							NULL);
+	DefineCustomIntVariable("credit_scoring.max_training_memory",
+							"Memory a training worker may use for its data and design matrix.",
+							"A job that needs more fails with a clear error instead of exhausting "
+							"the machine.",
+							&cs_max_training_memory_mb,
+							4096,
+							16,
+							PG_INT32_MAX / 2,
+							PGC_SUSET,
 							GUC_UNIT_MB,
 							NULL,
 							NULL,

@@ -13,7 +13,9 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "funcapi.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/typcache.h"
 
@@ -54,7 +56,14 @@ cs_handle_by_name(CsModelHandle *h, text *ref, MemoryContext mcxt)
 {
 	size_t len = VARSIZE_ANY_EXHDR(ref);
 
-	if (h->ref == NULL || strlen(h->ref) != len || memcmp(h->ref, VARDATA_ANY(ref), len) != 0)
+	TimestampTz stmt = GetCurrentStatementStartTimestamp();
+
+	/*
+	 * Once per statement: a PL/pgSQL expression keeps its fn_extra for the
+	 * whole transaction, yet must see a version promoted meanwhile.
+	 */
+	if (h->ref == NULL || h->ref_len != len || memcmp(h->ref, VARDATA_ANY(ref), len) != 0 ||
+		h->resolved_at != stmt || h->resolved_lxid != MyProc->lxid)
 	{
 		char           *name = text_to_cstring(ref);
 		CsModelRef      mref;
@@ -65,26 +74,71 @@ cs_handle_by_name(CsModelHandle *h, text *ref, MemoryContext mcxt)
 		if (h->ref)
 			pfree(h->ref);
 		h->ref = MemoryContextStrdup(mcxt, name);
+		h->ref_len = len;
+		h->resolved_at = stmt;
+		h->resolved_lxid = MyProc->lxid;
 		handle_set_model(h, model, mcxt);
 	}
 	return h->model;
+}
+
+/*
+ * The raw form of a blob argument worth remembering: an on-disk TOAST pointer
+ * or an inline value (compressed or not).  Equal raw bytes mean equal
+ * contents, so a row that passes the same stored blob as the row before is
+ * recognised without fetching or decompressing it.
+ */
+static bool
+blob_raw_form(Datum d, const char **raw, Size *len)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(d);
+
+	if (VARATT_IS_EXTERNAL_ONDISK(v))
+	{
+		*raw = (const char *) v;
+		*len = VARSIZE_EXTERNAL(v);
+		return true;
+	}
+	if (VARATT_IS_EXTERNAL(v))
+		return false; /* expanded or indirect: no stable bytes */
+	*raw = (const char *) v;
+	*len = VARSIZE_ANY(v);
+	return true;
 }
 
 /* The model held in a blob: decoded once per distinct blob, compared per row. */
 static const cs_model *
 handle_by_blob(CsModelHandle *h, FunctionCallInfo fcinfo)
 {
-	bytea *blob = PG_GETARG_BYTEA_PP(0);
-	Size   len = VARSIZE_ANY_EXHDR(blob);
+	MemoryContext mcxt = fcinfo->flinfo->fn_mcxt;
+	const char   *raw = NULL;
+	Size          raw_len = 0;
+	bool          has_raw = blob_raw_form(PG_GETARG_DATUM(0), &raw, &raw_len);
+	bytea        *blob;
+	Size          len;
 
+	if (h->model && has_raw && h->raw && h->raw_len == raw_len && memcmp(h->raw, raw, raw_len) == 0)
+		return h->model;
+
+	blob = PG_GETARG_BYTEA_PP(0);
+	len = VARSIZE_ANY_EXHDR(blob);
 	if (h->model == NULL || VARSIZE_ANY_EXHDR(h->blob) != len ||
 		memcmp(VARDATA_ANY(h->blob), VARDATA_ANY(blob), len) != 0)
 	{
-		const cs_model *model = cs_cache_get_blob(blob, fcinfo->flinfo->fn_mcxt, &h->blob);
+		const cs_model *model = cs_cache_get_blob(blob, mcxt, &h->blob);
 
 		if (h->ref == NULL)
-			h->ref = MemoryContextStrdup(fcinfo->flinfo->fn_mcxt, "(blob)");
-		handle_set_model(h, model, fcinfo->flinfo->fn_mcxt);
+			h->ref = MemoryContextStrdup(mcxt, "(blob)");
+		handle_set_model(h, model, mcxt);
+	}
+	if (h->raw)
+		pfree(h->raw);
+	h->raw = NULL;
+	if (has_raw)
+	{
+		h->raw = MemoryContextAlloc(mcxt, raw_len);
+		memcpy(h->raw, raw, raw_len);
+		h->raw_len = raw_len;
 	}
 	return h->model;
 }

@@ -157,10 +157,25 @@ append_row(cs_dataset *ds, size_t row, Datum *values, bool *nulls, Oid *typids, 
 	ds->label[row] = label;
 }
 
+/* ERROR naming what needs the memory when bytes exceed max_memory_mb. */
+void
+cs_check_training_memory(double bytes, int max_memory_mb, const char *what)
+{
+	if (bytes > (double) max_memory_mb * 1024 * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s need %.0f MB, more than credit_scoring.max_training_memory (%d MB)",
+						what,
+						bytes / (1024 * 1024),
+						max_memory_mb),
+				 errhint("Raise credit_scoring.max_training_memory, train on fewer rows, or "
+						 "group rare categories.")));
+}
+
 /* Reads target and features of a relation into a dataset (in a transaction). */
 void
 cs_read_relation(Oid relid, const char *target, const char *positive, List *features,
-				 CsReadResult *out)
+				 int max_memory_mb, CsReadResult *out)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	double        estimate = estimated_rows(relid);
@@ -220,6 +235,9 @@ cs_read_relation(Oid relid, const char *target, const char *positive, List *feat
 			}
 			MemoryContextSwitchTo(old);
 		}
+		cs_check_training_memory(((double) ds->n_rows + SPI_processed) * (8.0 * ds->n_cols + 1),
+								 max_memory_mb,
+								 "the relation's rows");
 		if (cs_dataset_reserve(ds, ds->n_rows + SPI_processed, &err) != CS_OK)
 			cs_raise_core_error(&err, "reading the relation");
 

@@ -292,6 +292,11 @@ fit_model(TrainJob *job, cs_dataset *ds, cs_split *split)
 		   job->model_type,
 		   n,
 		   p);
+	/* the data, the dense design, and logistic regression's p x p Hessian */
+	cs_check_training_memory((double) ds->n_rows * (8.0 * ds->n_cols + 1) + 8.0 * (double) n * p +
+								 8.0 * (double) p * p,
+							 job->shared->max_memory_mb,
+							 "the training data and its design matrix");
 	if (cs_schema_design(&m->schema, ds, split->rows[CS_PART_TRAIN], n, &X, &err) != CS_OK)
 		core_failed(&err, "encoding the training rows");
 	y = palloc(Max(n, 1));
@@ -501,15 +506,20 @@ record_failure(TrainJob *job, bool cancelled, const char *message)
 	Oid         types[4] = { INT8OID, TEXTOID, TEXTOID, TEXTOID };
 	Datum       values[4];
 	const char *status = cancelled ? "cancelled" : "failed";
+	double      progress;
+	const char *phase = cs_job_last_phase(&progress);
 
 	begin_xact();
 	values[0] = Int64GetDatum(job->job_id);
 	values[1] = CStringGetTextDatum(status);
 	values[2] = CStringGetTextDatum(message);
 	values[3] = CStringGetTextDatum(job->experiment ? job->experiment : "default");
-	registry_exec(psprintf("UPDATE %s SET status = $2, error = $3, ended_at = now() "
-						   "WHERE job_id = $1",
-						   cs_registry_table("cs_job_state")),
+	/* the phase and progress it had reached tell where it stopped */
+	registry_exec(psprintf("UPDATE %s SET status = $2, error = $3, ended_at = now(), "
+						   "phase = %s, progress = %.4f WHERE job_id = $1",
+						   cs_registry_table("cs_job_state"),
+						   quote_literal_cstr(phase),
+						   Min(Max(progress, 0.0), 1.0)),
 				  3,
 				  types,
 				  values,
@@ -590,7 +600,12 @@ run_job(TrainJob *job)
 
 		GetUserIdAndSecContext(&save_user, &save_sec);
 		SetUserIdAndSecContext(job->shared->current_user_id, save_sec);
-		cs_read_relation(job->relid, job->target, job->positive, job->features, &rd);
+		cs_read_relation(job->relid,
+						 job->target,
+						 job->positive,
+						 job->features,
+						 job->shared->max_memory_mb,
+						 &rd);
 		SetUserIdAndSecContext(save_user, save_sec);
 	}
 	commit_xact();
