@@ -39,6 +39,8 @@
 set -eu -o pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/common.sh
+source "$REPO/scripts/common.sh"
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 ROWS=${ROWS:-1000000}
 REPS=${REPS:-5}
@@ -51,18 +53,7 @@ PROFILE_FORMS=${PROFILE_FORMS:-1 2}
 DIR=    # the cluster's temporary directory
 PORT=54329
 
-say() { printf '\n=== %s ===\n' "$*"; }
 die() { echo "error: $*" >&2; exit 1; }
-
-# Run a command as the cluster's owner: postgres when root, else ourselves.
-as_pg()
-{
-	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u postgres -- "$@"
-	else
-		"$@"
-	fi
-}
 
 # Stop the cluster and remove its directory (unless KEEP=1).
 cleanup()

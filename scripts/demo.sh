@@ -12,6 +12,8 @@
 set -eu -o pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/common.sh
+source "$REPO/scripts/common.sh"
 cd "$REPO"
 
 PACKAGES=(build-essential postgresql-15 postgresql-server-dev-15 libopenblas-dev)
@@ -22,49 +24,6 @@ DEMO_SQL=${DEMO_SQL:-scripts/demo.sql}
 DIR=        # the cluster's temporary directory
 PORT=
 
-say() { printf '\n=== %s ===\n' "$*"; }
-
-# Run a command as root: directly when root, else through sudo.
-as_root()
-{
-	if [ "$(id -u)" -eq 0 ]; then
-		"$@"
-	else
-		sudo "$@"
-	fi
-}
-
-# Run a command as the cluster's owner: postgres when root, else ourselves.
-as_pg()
-{
-	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u postgres -- "$@"
-	else
-		"$@"
-	fi
-}
-
-# Install the Debian packages that are not installed yet.
-install_packages()
-{
-	local missing=() p
-	for p in "${PACKAGES[@]}"; do
-		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-			missing+=("$p")
-		fi
-	done
-	[ ${#missing[@]} -eq 0 ] && return 0
-	say "installing ${missing[*]}"
-	if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
-		echo "error: not root and no sudo; install these packages: ${missing[*]}" >&2
-		exit 1
-	fi
-	if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q ||
-		! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"; then
-		echo "error: could not install these packages: ${missing[*]}" >&2
-		exit 1
-	fi
-}
 
 build()
 {

@@ -18,6 +18,8 @@
 set -u -o pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/common.sh
+source "$REPO/scripts/common.sh"
 cd "$REPO" || exit 1
 
 PACKAGES=(build-essential postgresql-15 postgresql-server-dev-15 libopenblas-dev libipc-run-perl
@@ -35,27 +37,6 @@ TOTAL_FAILED=0
 
 # --- helpers -----------------------------------------------------------------------------------
 
-say() { printf '\n=== %s ===\n' "$*"; }
-
-# Run a command as root: directly when root, else through sudo.
-as_root()
-{
-	if [ "$(id -u)" -eq 0 ]; then
-		"$@"
-	else
-		sudo "$@"
-	fi
-}
-
-# Run a command as the user that owns the servers: postgres when root, else ourselves.
-as_pg()
-{
-	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u postgres -- "$@"
-	else
-		"$@"
-	fi
-}
 
 # Record a suite's result for the summary.
 record()
@@ -123,32 +104,6 @@ count_pg_regress()
 }
 
 # --- steps -------------------------------------------------------------------------------------
-
-# Install the Debian packages that are not installed yet.
-install_packages()
-{
-	local missing=() p
-	say "packages"
-	for p in "${PACKAGES[@]}"; do
-		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-			missing+=("$p")
-		fi
-	done
-	if [ ${#missing[@]} -eq 0 ]; then
-		echo "all installed: ${PACKAGES[*]}"
-		return 0
-	fi
-	echo "installing: ${missing[*]}"
-	if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
-		echo "error: not root and no sudo; install these packages: ${missing[*]}" >&2
-		return 1
-	fi
-	if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q ||
-		! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"; then
-		echo "error: could not install these packages: ${missing[*]}" >&2
-		return 1
-	fi
-}
 
 # Build and install the extension.
 build()
@@ -307,6 +262,7 @@ cleanup()
 
 main()
 {
+	say "packages"
 	install_packages || exit 1
 	if ! build; then
 		echo "error: the build failed; no test was run" >&2
