@@ -8,7 +8,12 @@ CORE_SRCS = $(sort $(wildcard src/core/*.c))
 GLUE_SRCS = $(sort $(wildcard src/*.c))
 OBJS = $(CORE_SRCS:.c=.o) $(GLUE_SRCS:.c=.o)
 
-DATA = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
+# The install script is built from sql/install/*.sql, one file per concern, in name order;
+# upgrade scripts (sql/credit_scoring--A--B.sql) are written by hand, one per release.
+CS_INSTALL_SQL = sql/$(EXTENSION)--$(EXTVERSION).sql
+CS_INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
+DATA_built = $(CS_INSTALL_SQL)
+DATA = $(sort $(wildcard sql/$(EXTENSION)--*--*.sql))
 DOCS = README.md
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/[0-9]*.sql)))
@@ -24,6 +29,9 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 UNIT_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Isrc/core
+
+$(CS_INSTALL_SQL): $(CS_INSTALL_PARTS)
+	cat $(CS_INSTALL_PARTS) > $@
 
 test/unit/test_core: test/unit/test_core.c $(CORE_SRCS) src/core/cs_core.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_core.c $(CORE_SRCS) -ldl -lpthread -lm
