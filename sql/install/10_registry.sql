@@ -52,6 +52,7 @@ CREATE TABLE @extschema@.cs_models (
     stage       text NOT NULL DEFAULT 'none'
                 CHECK (stage IN ('none', 'staging', 'production', 'archived')),
     blob        bytea NOT NULL,
+    profile     jsonb,  -- training-time distributions for drift monitoring
     created_at  timestamptz NOT NULL DEFAULT now(),
     created_by  name NOT NULL DEFAULT current_user,
     UNIQUE (name, version)
