@@ -57,6 +57,7 @@ typedef struct TrainJob
 	List          *features;
 	CsParams       params;
 	TimestampTz    started;
+	char          fingerprint[40]; /* of the rows read: see data_fingerprint() */
 	double         seconds_read;
 	double         seconds_train;
 	double         seconds_evaluate;
@@ -433,16 +434,17 @@ register_model(TrainJob *job, const cs_model *m, const char *metrics, int64 n_re
 	registry_exec(psprintf("INSERT INTO %s (run_id, experiment_id, job_id, model_type, status, "
 						   "relation, target, positive, features, params, metrics, seed, threads, "
 						   "n_rows, n_skipped, n_train, n_valid, n_test, started_at, ended_at, "
-						   "timings, created_by, request) "
+						   "timings, created_by, request, data_fingerprint) "
 						   "SELECT $2, experiment_id, $17, $3, 'succeeded', $4, $5, $6, $7, "
 						   "$8::jsonb, $9::jsonb, $10, $11, $12, $13, $14, $15, $16, "
 						   "(SELECT started_at FROM %s WHERE job_id = $17), now(), $18::jsonb, "
-						   "(SELECT role FROM %s WHERE job_id = $17), %s::jsonb "
+						   "(SELECT role FROM %s WHERE job_id = $17), %s::jsonb, %s "
 						   "FROM %s WHERE name = $1",
 						   cs_registry_table("cs_runs"),
 						   cs_registry_table("cs_job_state"),
 						   cs_registry_table("cs_job_state"),
 						   quote_literal_cstr(job->request_text),
+						   quote_literal_cstr(job->fingerprint),
 						   cs_registry_table("cs_experiments")),
 				  18,
 				  types,
@@ -575,6 +577,22 @@ send_error(TrainJob *job, ErrorData *edata, const char *message)
 	send_message(job, buf.data, buf.len, false);
 }
 
+/*
+ * A fingerprint of the rows read, independent of their order: the count and
+ * the sum of the rows' content hashes (the split's hash with seed 0).  Two
+ * runs with equal fingerprints trained on the same multiset of rows.
+ */
+static void
+data_fingerprint(const cs_dataset *ds, char *out, size_t outlen)
+{
+	uint64 sum = 0;
+	size_t i;
+
+	for (i = 0; i < ds->n_rows; i++)
+		sum += cs_row_hash(ds, i, 0);
+	snprintf(out, outlen, "%zu:%016llx", ds->n_rows, (unsigned long long) sum);
+}
+
 /* The job's work between "started" and "done". */
 static void
 run_job(TrainJob *job)
@@ -618,6 +636,7 @@ run_job(TrainJob *job)
 		   (long long) rd.n_skipped);
 
 	/* from here on no transaction is open */
+	data_fingerprint(rd.ds, job->fingerprint, sizeof(job->fingerprint));
 	if (cs_dataset_check(rd.ds, &err) != CS_OK)
 	{
 		if (err.code == CS_ERR_INVALID)

@@ -14,7 +14,7 @@ CREATE SEQUENCE @extschema@.cs_runs_run_id_seq;
 CREATE TABLE @extschema@.cs_runs (
     run_id        bigint PRIMARY KEY,
     experiment_id bigint NOT NULL REFERENCES @extschema@.cs_experiments,
-    parent_run    bigint REFERENCES @extschema@.cs_runs,
+    parent_run    bigint REFERENCES @extschema@.cs_runs ON DELETE CASCADE,
     job_id        bigint,
     model_type    text NOT NULL,
     status        text NOT NULL CHECK (status IN ('succeeded', 'failed', 'cancelled')),
@@ -35,6 +35,7 @@ CREATE TABLE @extschema@.cs_runs (
     started_at    timestamptz NOT NULL,
     ended_at      timestamptz,
     timings       jsonb,
+    data_fingerprint text,  -- row count and an order-independent hash of the rows read
     error         text,
     created_by    name NOT NULL,
     request       jsonb NOT NULL
@@ -47,7 +48,7 @@ CREATE TABLE @extschema@.cs_models (
     model_id    bigserial PRIMARY KEY,
     name        text NOT NULL CHECK (name <> '' AND strpos(name, '@') = 0),
     version     integer NOT NULL CHECK (version > 0),
-    run_id      bigint REFERENCES @extschema@.cs_runs,
+    run_id      bigint REFERENCES @extschema@.cs_runs ON DELETE CASCADE,
     model_type  text NOT NULL,
     stage       text NOT NULL DEFAULT 'none'
                 CHECK (stage IN ('none', 'staging', 'production', 'archived')),
