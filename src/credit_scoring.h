@@ -28,6 +28,7 @@
 #include "utils/timestamp.h"
 
 #include "cs_core.h"
+#include "cs_fit.h"
 
 #define CS_EXTENSION_NAME     "credit_scoring"
 #define CS_WORKER_TYPE        "credit_scoring training"
@@ -131,17 +132,11 @@ typedef struct CsModelHandle
 
 extern const cs_model *cs_handle_by_name(CsModelHandle *h, text *ref, MemoryContext mcxt);
 
-#endif /* CREDIT_SCORING_H */
 
 /* ------------------------------------------------------------- request.c */
 
-/* Hyperparameters after validation, defaults filled in. */
-typedef struct CsParams
-{
-	cs_model_type    type;
-	uint64           seed;
-	cs_logreg_params logreg;
-} CsParams;
+/* Hyperparameters after validation, defaults filled in (src/core/cs_fit.h). */
+typedef cs_train_params CsParams;
 
 /* Model type by name; ERROR naming the known types when unknown. */
 extern cs_model_type cs_model_type_from_name(const char *name);
@@ -227,3 +222,5 @@ extern void cs_read_relation(Oid relid, const char *target, const char *positive
 
 /* ERROR naming what needs the memory when bytes exceed max_memory_mb. */
 extern void cs_check_training_memory(double bytes, int max_memory_mb, const char *what);
+
+#endif /* CREDIT_SCORING_H */

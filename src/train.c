@@ -272,57 +272,30 @@ append_part_metrics(StringInfo buf, const char *part, const cs_model *m, const c
 static cs_model *
 fit_model(TrainJob *job, cs_dataset *ds, cs_split *split)
 {
-	cs_model *m = cs_calloc(1, sizeof(cs_model));
+	cs_model *m;
 	cs_error  err;
-	double   *X = NULL;
-	uint8_t  *y;
 	size_t    n = split->n[CS_PART_TRAIN];
-	size_t    i;
-	int32_t   p;
 
-	if (m == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	m->type = job->params.type;
-	if (cs_schema_learn(ds, split->rows[CS_PART_TRAIN], n, &m->schema, &err) != CS_OK)
-		core_failed(&err, "learning the feature schema");
-	p = m->schema.design_width;
 	notice(job,
 		   "training",
 		   0.25,
-		   "training %s on %zu rows, %d design columns",
+		   "training %s on %zu rows with %d features",
 		   job->model_type,
 		   n,
-		   p);
-	/* the data, the dense design, and logistic regression's p x p Hessian */
-	cs_check_training_memory((double) ds->n_rows * (8.0 * ds->n_cols + 1) + 8.0 * (double) n * p +
-								 8.0 * (double) p * p,
+		   ds->n_cols);
+	cs_check_training_memory((double) ds->n_rows * (8.0 * ds->n_cols + 1) +
+								 cs_fit_memory(&job->params, ds, n),
 							 job->shared->max_memory_mb,
 							 "the training data and its design matrix");
-	if (cs_schema_design(&m->schema, ds, split->rows[CS_PART_TRAIN], n, &X, &err) != CS_OK)
-		core_failed(&err, "encoding the training rows");
-	y = palloc(Max(n, 1));
-	for (i = 0; i < n; i++)
-		y[i] = ds->label[split->rows[CS_PART_TRAIN][i]];
-	if (cs_linalg_load(job->shared->blas_library, job->shared->threads, &err) != CS_OK)
-		core_failed(&err, "loading BLAS");
-
-	m->u.logreg.p = p;
-	m->u.logreg.coef = cs_calloc((size_t) p + 1, sizeof(double));
-	if (m->u.logreg.coef == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	if (cs_logreg_fit(X,
-					  y,
-					  n,
-					  p,
-					  &job->params.logreg,
-					  m->u.logreg.coef,
-					  &m->u.logreg.n_iter,
-					  training_progress,
-					  job,
-					  &err) != CS_OK)
-		core_failed(&err, "logistic regression");
-	cs_free(X);
-	pfree(y);
+	if (cs_fit_model(&job->params,
+					 ds,
+					 split->rows[CS_PART_TRAIN],
+					 n,
+					 training_progress,
+					 job,
+					 &m,
+					 &err) != CS_OK)
+		core_failed(&err, "training");
 
 	m->meta.target = cs_malloc(strlen(job->target) + 1);
 	m->meta.positive = cs_malloc(strlen(job->positive) + 1);
@@ -330,13 +303,9 @@ fit_model(TrainJob *job, cs_dataset *ds, cs_split *split)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	strcpy(m->meta.target, job->target);
 	strcpy(m->meta.positive, job->positive);
-	m->meta.seed = job->params.seed;
 	m->meta.threads = job->shared->threads;
-	m->meta.n_train = split->n[CS_PART_TRAIN];
 	m->meta.n_valid = split->n[CS_PART_VALID];
 	m->meta.n_test = split->n[CS_PART_TEST];
-	if (cs_model_prepare(m, &err) != CS_OK)
-		core_failed(&err, "preparing the model");
 	return m;
 }
 
@@ -649,6 +618,9 @@ run_job(TrainJob *job)
 	check_class_counts(job, rd.ds);
 	if (cs_split_stratified(rd.ds, job->params.seed, &split, &err) != CS_OK)
 		core_failed(&err, "splitting the data");
+
+	if (cs_linalg_load(job->shared->blas_library, job->shared->threads, &err) != CS_OK)
+		core_failed(&err, "loading BLAS");
 
 	t = GetCurrentTimestamp();
 	m = fit_model(job, rd.ds, &split);

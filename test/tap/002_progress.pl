@@ -29,7 +29,7 @@ is($out, '1', 'it returns the run id');
 like($err, qr/NOTICE:  00000: reading public\.credit\n/, 'NOTICE: reading');
 like($err, qr/NOTICE:  00000: read $CREDIT_ROWS rows \(0 skipped: NULL target\)/,
 	'NOTICE: rows read');
-like($err, qr/NOTICE:  00000: training logistic_regression on 3118 rows, 28 design columns/,
+like($err, qr/NOTICE:  00000: training logistic_regression on 3118 rows with 13 features/,
 	'NOTICE: training');
 like($err, qr/NOTICE:  00000: registered model "credit" version 1 \(run 1\)/,
 	'NOTICE: registered model');

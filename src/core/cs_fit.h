@@ -1,0 +1,47 @@
+/*
+ * cs_fit.h - fitting a model of any family on a subset of a dataset, and the
+ * stratified k-fold assignment that cross-validation uses.
+ *
+ * cs_fit_model is the one place that knows how each model family turns
+ * training rows into a prepared cs_model: the training worker calls it for
+ * the final fit, and once per fold and combination in a hyperparameter
+ * search.
+ */
+#ifndef CS_FIT_H
+#define CS_FIT_H
+
+#include "cs_core.h"
+
+/* Hyperparameters of one fit, defaults filled in. */
+typedef struct cs_train_params
+{
+	cs_model_type    type;
+	uint64_t         seed;
+	cs_logreg_params logreg;
+} cs_train_params;
+
+/*
+ * Learns the feature schema on rows[0..n) of ds and fits the model; *out is
+ * prepared for scoring, with meta.n_train set (the caller fills the rest of
+ * the metadata).  BLAS must be loaded (cs_linalg_load).
+ */
+cs_status cs_fit_model(const cs_train_params *params, const cs_dataset *ds, const size_t *rows,
+					   size_t n, cs_progress_fn progress, void *ctx, cs_model **out, cs_error *err);
+
+/* Bytes that cs_fit_model needs besides the dataset, for n rows. */
+double cs_fit_memory(const cs_train_params *params, const cs_dataset *ds, size_t n);
+
+/* Probabilities of rows[0..n) of ds under m, into p[n]. */
+cs_status cs_score_rows(const cs_model *m, const cs_dataset *ds, const size_t *rows, size_t n,
+						double *p, cs_error *err);
+
+/*
+ * Stratified k-fold: fold[i] in [0, k) for rows[i], taking each class's rows
+ * in the order given (the split's seeded hash order) round-robin, so every
+ * fold holds a near-equal share of each class.  CS_ERR_INVALID when a class
+ * has fewer than k rows.
+ */
+cs_status cs_kfold_stratified(const cs_dataset *ds, const size_t *rows, size_t n, int32_t k,
+							  int32_t *fold, cs_error *err);
+
+#endif /* CS_FIT_H */

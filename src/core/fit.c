@@ -1,0 +1,148 @@
+/*
+ * fit.c - fitting a model of any family on rows of a dataset; stratified
+ * k-fold assignment for cross-validation.
+ */
+#include "cs_fit.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Fits a logistic regression on the linear design of the learned schema. */
+static cs_status
+fit_logreg(const cs_train_params *params, const cs_dataset *ds, const size_t *rows, size_t n,
+		   cs_progress_fn progress, void *ctx, cs_model *m, cs_error *err)
+{
+	int32_t   p = m->schema.design_width;
+	double   *X = NULL;
+	uint8_t  *y;
+	size_t    i;
+	cs_status st;
+
+	y = cs_malloc(n > 0 ? n : 1);
+	m->u.logreg.p = p;
+	m->u.logreg.coef = cs_calloc((size_t) p + 1, sizeof(double));
+	if (y == NULL || m->u.logreg.coef == NULL)
+	{
+		cs_free(y);
+		return cs_fail(err, CS_ERR_NOMEM, "out of memory for logistic regression");
+	}
+	for (i = 0; i < n; i++)
+		y[i] = ds->label[rows[i]];
+	st = cs_schema_design(&m->schema, ds, rows, n, &X, err);
+	if (st == CS_OK)
+		st = cs_logreg_fit(X,
+						   y,
+						   n,
+						   p,
+						   &params->logreg,
+						   m->u.logreg.coef,
+						   &m->u.logreg.n_iter,
+						   progress,
+						   ctx,
+						   err);
+	cs_free(X);
+	cs_free(y);
+	return st;
+}
+
+/* Learns the feature schema on rows and fits the model. */
+cs_status
+cs_fit_model(const cs_train_params *params, const cs_dataset *ds, const size_t *rows, size_t n,
+			 cs_progress_fn progress, void *ctx, cs_model **out, cs_error *err)
+{
+	cs_model *m = cs_calloc(1, sizeof(cs_model));
+	cs_status st;
+
+	*out = NULL;
+	if (m == NULL)
+		return cs_fail(err, CS_ERR_NOMEM, "out of memory for the model");
+	m->type = params->type;
+	m->meta.seed = params->seed;
+	m->meta.n_train = n;
+	st = cs_schema_learn(ds, rows, n, &m->schema, err);
+	if (st == CS_OK)
+	{
+		switch (params->type)
+		{
+			case CS_MODEL_LOGISTIC_REGRESSION:
+				st = fit_logreg(params, ds, rows, n, progress, ctx, m, err);
+				break;
+			default:
+				st = cs_fail(err, CS_ERR_INVALID, "unknown model type %d", (int) params->type);
+				break;
+		}
+	}
+	if (st == CS_OK)
+		st = cs_model_prepare(m, err);
+	if (st != CS_OK)
+	{
+		cs_model_free(m);
+		return st;
+	}
+	*out = m;
+	return CS_OK;
+}
+
+/* Bytes that cs_fit_model needs besides the dataset, for n rows. */
+double
+cs_fit_memory(const cs_train_params *params, const cs_dataset *ds, size_t n)
+{
+	double width = 0;
+	int    j;
+
+	/* the linear design: at most one column per level and indicator */
+	for (j = 0; j < ds->n_cols; j++)
+		width += ds->cols[j].kind == CS_KIND_NUMERIC ?
+					 2 :
+					 (ds->cols[j].dict ? cs_strdict_size(ds->cols[j].dict) : 0) + 1;
+	(void) params;
+	return 8.0 * (double) n * width + 8.0 * width * width + 16.0 * (double) n;
+}
+
+/* Probabilities of rows[0..n) of ds under m. */
+cs_status
+cs_score_rows(const cs_model *m, const cs_dataset *ds, const size_t *rows, size_t n, double *p,
+			  cs_error *err)
+{
+	double   *inputs = NULL;
+	int32_t   nf = m->schema.n_features;
+	size_t    i;
+	cs_status st = cs_schema_inputs(&m->schema, ds, rows, n, &inputs, err);
+
+	if (st != CS_OK)
+		return st;
+	for (i = 0; i < n; i++)
+		p[i] = cs_model_predict(m, inputs + i * (size_t) nf);
+	cs_free(inputs);
+	return CS_OK;
+}
+
+/* Stratified k-fold assignment, round-robin per class in the given order. */
+cs_status
+cs_kfold_stratified(const cs_dataset *ds, const size_t *rows, size_t n, int32_t k, int32_t *fold,
+					cs_error *err)
+{
+	size_t count[2] = { 0, 0 };
+	size_t next[2] = { 0, 0 };
+	size_t i;
+
+	if (k < 2)
+		return cs_fail(err, CS_ERR_INVALID, "cross-validation needs at least 2 folds, not %d", k);
+	for (i = 0; i < n; i++)
+		count[ds->label[rows[i]] ? 1 : 0]++;
+	if (count[0] < (size_t) k || count[1] < (size_t) k)
+		return cs_fail(err,
+					   CS_ERR_INVALID,
+					   "%d folds need at least %d training rows of each class, but the smaller "
+					   "class has %zu",
+					   k,
+					   k,
+					   count[0] < count[1] ? count[0] : count[1]);
+	for (i = 0; i < n; i++)
+	{
+		int c = ds->label[rows[i]] ? 1 : 0;
+
+		fold[i] = (int32_t) (next[c]++ % (size_t) k);
+	}
+	return CS_OK;
+}
