@@ -145,6 +145,31 @@ extern void cs_params_parse(cs_model_type type, Jsonb *params, CsParams *out);
 /* The effective hyperparameters as a JSON object. */
 extern char *cs_params_json(const CsParams *p);
 
+/* ------------------------------------------------------------- search.c */
+
+/* A hyperparameter search: the combinations of the list-valued params. */
+typedef struct CsSearch
+{
+	bool      active; /* some value was a list, or "search" was given */
+	bool      random; /* search: random (else grid) */
+	char     *metric; /* auc, log_loss, brier or accuracy */
+	bool      higher_is_better;
+	int       folds; /* cv_folds */
+	int       n_combos;
+	char    **combo_json; /* each combination's params (scalars), as given */
+	CsParams *combos;     /* each combination, validated, defaults filled in */
+} CsSearch;
+
+/*
+ * Parses params: scalars are fixed, a list is a grid axis, and "search",
+ * "n_iter", "cv_folds" and "metric" control the search.  Every combination
+ * is validated like the params of a single fit.  Without a list (or
+ * "search"), out->active is false and out->combos[0] is the single fit.
+ */
+extern void cs_search_parse(cs_model_type type, Jsonb *params, CsSearch *out);
+/* A metric of scores p against labels y, for ranking combinations. */
+extern double cs_search_metric(const CsSearch *s, const double *p, const uint8_t *y, size_t n);
+
 /* A jsonb object's member as text (NULL when absent or JSON null). */
 extern char *cs_json_get_text(Jsonb *jb, const char *key);
 /* A jsonb object's member that is an array of strings; NULL when absent. */

@@ -198,7 +198,7 @@ build_request(FunctionCallInfo fcinfo)
 	Jsonb        *params = PG_ARGISNULL(7) ? NULL : PG_GETARG_JSONB_P(7);
 	char         *experiment = required_text(fcinfo, 8, "experiment");
 	cs_model_type type;
-	CsParams      p;
+	CsSearch      search;
 	Form_pg_attribute tatt;
 	char             *positive;
 	StringInfoData    buf;
@@ -211,7 +211,7 @@ build_request(FunctionCallInfo fcinfo)
 				 errmsg("argument \"relation\" of cs_train must not be NULL")));
 	relid = PG_GETARG_OID(0);
 	type = cs_model_type_from_name(model_type_name);
-	cs_params_parse(type, params, &p);
+	cs_search_parse(type, params, &search);
 
 	rel = relation_open(relid, AccessShareLock);
 	if (rel->rd_rel->relkind != RELKIND_RELATION && rel->rd_rel->relkind != RELKIND_VIEW &&
@@ -348,7 +348,11 @@ build_request(FunctionCallInfo fcinfo)
 			appendStringInfoString(&buf, ", ");
 		cs_json_append_string(&buf, (char *) lfirst(lc));
 	}
-	appendStringInfo(&buf, "], \"params\": %s}", cs_params_json(&p));
+	/* a search keeps its grid; a single fit records its effective params */
+	appendStringInfo(&buf,
+					 "], \"params\": %s}",
+					 search.active ? JsonbToCString(NULL, &params->root, VARSIZE(params))
+								   : cs_params_json(&search.combos[0]));
 	relation_close(rel, NoLock);
 	return buf.data;
 }

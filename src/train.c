@@ -35,6 +35,16 @@
 
 #define MIN_ROWS_PER_CLASS 10
 
+/* One combination of a search, registered as a child run of the search. */
+typedef struct CsChildRun
+{
+	char  *params_json; /* its effective hyperparameters */
+	double mean;        /* mean fold score, NaN when a fold failed */
+	double std;         /* population standard deviation of the fold scores */
+	char  *folds_json;  /* the fold scores */
+	char  *error;       /* why a fold failed, or NULL */
+} CsChildRun;
+
 /* The job's memory: what outlives the worker's transactions lives here. */
 static MemoryContext job_mcxt = NULL;
 
@@ -56,8 +66,11 @@ typedef struct TrainJob
 	char          *experiment;
 	List          *features;
 	CsParams       params;
+	CsSearch       search;
+	StringInfoData search_json; /* the search's summary, for the run's metrics */
+	List          *children;    /* CsChildRun: one per combination searched */
 	TimestampTz    started;
-	char          fingerprint[40]; /* of the rows read: see data_fingerprint() */
+	char           fingerprint[40]; /* of the rows read: see data_fingerprint() */
 	double         seconds_read;
 	double         seconds_train;
 	double         seconds_evaluate;
@@ -163,9 +176,11 @@ parse_request(TrainJob *job)
 	job->name = cs_json_get_text(job->request, "name");
 	job->experiment = cs_json_get_text(job->request, "experiment");
 	job->features = cs_json_get_text_list(job->request, "features");
-	cs_params_parse(cs_model_type_from_name(job->model_type),
+	cs_search_parse(cs_model_type_from_name(job->model_type),
 					cs_json_get_jsonb(job->request, "params"),
-					&job->params);
+					&job->search);
+	/* a search's winner replaces these once it is known */
+	job->params = job->search.combos[0];
 	MemoryContextSwitchTo(old);
 }
 
@@ -329,6 +344,81 @@ check_class_counts(TrainJob *job, const cs_dataset *ds)
 						 MIN_ROWS_PER_CLASS)));
 }
 
+/* Registers a search's combinations as child runs of the job's run. */
+static void
+register_children(TrainJob *job)
+{
+	ListCell *lc;
+	int       rank_of;
+	Oid       types[5] = { INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID };
+	char     *sql;
+
+	if (job->children == NIL)
+		return;
+	sql = psprintf("INSERT INTO %s (run_id, experiment_id, parent_run, job_id, model_type, status, "
+				   "relation, target, positive, features, params, metrics, seed, threads, n_rows, "
+				   "n_skipped, n_train, started_at, ended_at, error, created_by, request, "
+				   "data_fingerprint) "
+				   "SELECT nextval('%s'), experiment_id, run_id, job_id, model_type, $2, relation, "
+				   "target, positive, features, $3::jsonb, $4::jsonb, seed, threads, n_rows, "
+				   "n_skipped, n_train, started_at, ended_at, $5, created_by, "
+				   "jsonb_build_object('search_of', run_id, 'params', $3::jsonb), "
+				   "data_fingerprint FROM %s WHERE run_id = $1",
+				   cs_registry_table("cs_runs"),
+				   cs_registry_table("cs_runs_run_id_seq"),
+				   cs_registry_table("cs_runs"));
+	foreach(lc, job->children)
+	{
+		CsChildRun *child = (CsChildRun *) lfirst(lc);
+		ListCell   *other;
+		Datum       values[5];
+		char        nulls[5] = { ' ', ' ', ' ', ' ', ' ' };
+
+		/* rank by mean fold score, ties to the earlier combination */
+		rank_of = 1;
+		foreach(other, job->children)
+		{
+			CsChildRun *o = (CsChildRun *) lfirst(other);
+
+			if (o == child)
+				break;
+			if (!o->error &&
+				(child->error ||
+				 (job->search.higher_is_better ? o->mean >= child->mean : o->mean <= child->mean)))
+				rank_of++;
+		}
+		for (other = lnext(job->children, lc); other; other = lnext(job->children, other))
+		{
+			CsChildRun *o = (CsChildRun *) lfirst(other);
+
+			if (!o->error &&
+				(child->error ||
+				 (job->search.higher_is_better ? o->mean > child->mean : o->mean < child->mean)))
+				rank_of++;
+		}
+		values[0] = Int64GetDatum(job->run_id);
+		values[1] = CStringGetTextDatum(child->error ? "failed" : "succeeded");
+		values[2] = CStringGetTextDatum(child->params_json);
+		values[3] = CStringGetTextDatum(
+			child->error ? psprintf("{\"cv\": {\"metric\": \"%s\", \"folds\": %s, \"rank\": %d}}",
+									job->search.metric,
+									child->folds_json,
+									rank_of) :
+						   psprintf("{\"cv\": {\"metric\": \"%s\", \"folds\": %s, \"mean\": %s, "
+									"\"std\": %s, \"rank\": %d}}",
+									job->search.metric,
+									child->folds_json,
+									float8out_internal(child->mean),
+									float8out_internal(child->std),
+									rank_of));
+		if (child->error)
+			values[4] = CStringGetTextDatum(child->error);
+		else
+			nulls[4] = 'n';
+		registry_exec(sql, 5, types, values, nulls, SPI_OK_INSERT);
+	}
+}
+
 /* Registers run and model and closes the job, in one transaction. */
 static int32
 register_model(TrainJob *job, const cs_model *m, const char *metrics, int64 n_read, int64 n_skipped,
@@ -420,6 +510,8 @@ register_model(TrainJob *job, const cs_model *m, const char *metrics, int64 n_re
 				  values,
 				  NULL,
 				  SPI_OK_INSERT);
+
+	register_children(job);
 
 	/* versions of one name are numbered under a lock on the name */
 	types[0] = TEXTOID;
@@ -546,6 +638,176 @@ send_error(TrainJob *job, ErrorData *edata, const char *message)
 	send_message(job, buf.data, buf.len, false);
 }
 
+
+/* Progress callback of a search's fits: stops on a pending interrupt. */
+static int
+search_progress(void *arg, double fraction, const char *message)
+{
+	return InterruptPending && (QueryCancelPending || ProcDiePending);
+}
+
+/* Cross-validates one combination; fills child. */
+static void
+cross_validate(TrainJob *job, int c, const cs_dataset *ds, const size_t *rows, size_t n,
+			   const int32 *fold, CsChildRun *child)
+{
+	CsSearch      *s = &job->search;
+	size_t        *in = palloc(sizeof(size_t) * Max(n, 1));
+	size_t        *out = palloc(sizeof(size_t) * Max(n, 1));
+	double        *p = palloc(sizeof(double) * Max(n, 1));
+	uint8_t       *y = palloc(Max(n, 1));
+	StringInfoData folds;
+	double         sum = 0;
+	double         sumsq = 0;
+	int            f;
+
+	initStringInfo(&folds);
+	appendStringInfoChar(&folds, '[');
+	child->params_json = cs_params_json(&s->combos[c]);
+	child->error = NULL;
+	for (f = 0; f < s->folds; f++)
+	{
+		size_t    n_in = 0;
+		size_t    n_out = 0;
+		size_t    i;
+		cs_model *m;
+		cs_error  err;
+		double    score;
+		char      msg[128];
+
+		snprintf(msg,
+				 sizeof(msg),
+				 "combination %d/%d, fold %d/%d",
+				 c + 1,
+				 s->n_combos,
+				 f + 1,
+				 s->folds);
+		cs_job_report("searching",
+					  0.2 + 0.5 * ((double) c * s->folds + f) / ((double) s->n_combos * s->folds),
+					  msg);
+		for (i = 0; i < n; i++)
+		{
+			if (fold[i] == f)
+				out[n_out++] = rows[i];
+			else
+				in[n_in++] = rows[i];
+		}
+		if (cs_fit_model(&s->combos[c], ds, in, n_in, search_progress, job, &m, &err) != CS_OK)
+		{
+			if (err.code == CS_ERR_CANCELLED || err.code == CS_ERR_NOMEM || err.code == CS_ERR_BLAS)
+				core_failed(&err, "cross-validation");
+			/* a combination that cannot be fitted is ranked last, as scikit-learn does */
+			child->error = psprintf("fold %d: %s", f + 1, err.msg);
+			break;
+		}
+		if (cs_score_rows(m, ds, out, n_out, p, &err) != CS_OK)
+			core_failed(&err, "cross-validation");
+		cs_model_free(m);
+		for (i = 0; i < n_out; i++)
+			y[i] = ds->label[out[i]];
+		score = cs_search_metric(s, p, y, n_out);
+		sum += score;
+		sumsq += score * score;
+		appendStringInfo(&folds, "%s%s", f ? ", " : "", float8out_internal(score));
+		CHECK_FOR_INTERRUPTS();
+	}
+	appendStringInfoChar(&folds, ']');
+	child->folds_json = folds.data;
+	child->mean = child->error ? NAN : sum / s->folds;
+	child->std = child->error ? NAN : sqrt(Max(sumsq / s->folds - child->mean * child->mean, 0.0));
+	pfree(in);
+	pfree(out);
+	pfree(p);
+	pfree(y);
+}
+
+/*
+ * Scores every combination of the search by stratified k-fold
+ * cross-validation on the training split and makes the best one (by mean
+ * fold score, ties to the first) the job's params; the final model is then
+ * refitted on the whole training split like a single fit.
+ */
+static void
+run_search(TrainJob *job, const cs_dataset *ds, const cs_split *split)
+{
+	CsSearch     *s = &job->search;
+	size_t        n = split->n[CS_PART_TRAIN];
+	const size_t *rows = split->rows[CS_PART_TRAIN];
+	int32        *fold = palloc(sizeof(int32) * Max(n, 1));
+	CsChildRun   *children = palloc0(sizeof(CsChildRun) * s->n_combos);
+	cs_error      err;
+	int           winner = -1;
+	int           c;
+
+	if (cs_kfold_stratified(ds, rows, n, s->folds, fold, &err) != CS_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s", err.msg),
+				 errhint("Lower cv_folds.")));
+	notice(job,
+		   "searching",
+		   0.2,
+		   "searching %d combinations by %d-fold cross-validation (%s)",
+		   s->n_combos,
+		   s->folds,
+		   s->metric);
+	for (c = 0; c < s->n_combos; c++)
+	{
+		CsChildRun *child = &children[c];
+
+		cs_check_training_memory((double) ds->n_rows * (8.0 * ds->n_cols + 1) +
+									 cs_fit_memory(&s->combos[c], ds, n),
+								 job->shared->max_memory_mb,
+								 "the training data and its design matrix");
+		cross_validate(job, c, ds, rows, n, fold, child);
+		if (child->error)
+			notice(job,
+				   "searching",
+				   0.2,
+				   "combination %d/%d %s failed: %s",
+				   c + 1,
+				   s->n_combos,
+				   s->combo_json[c],
+				   child->error);
+		else
+			notice(job,
+				   "searching",
+				   0.2,
+				   "combination %d/%d %s: mean %s %.4f (sd %.4f)",
+				   c + 1,
+				   s->n_combos,
+				   s->combo_json[c],
+				   s->metric,
+				   child->mean,
+				   child->std);
+		if (!child->error &&
+			(winner < 0 || (s->higher_is_better ? child->mean > children[winner].mean :
+												  child->mean < children[winner].mean)))
+			winner = c;
+		job->children = lappend(job->children, child);
+	}
+	if (winner < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("every hyperparameter combination failed; the first: %s",
+						children[0].error)));
+	job->params = s->combos[winner];
+	initStringInfo(&job->search_json);
+	appendStringInfo(&job->search_json,
+					 "{\"method\": \"%s\", \"metric\": \"%s\", \"cv_folds\": %d, "
+					 "\"combinations\": %d, \"winner\": {\"combination\": %d, \"params\": %s, "
+					 "\"mean\": %s, \"std\": %s}}",
+					 s->random ? "random" : "grid",
+					 s->metric,
+					 s->folds,
+					 s->n_combos,
+					 winner + 1,
+					 children[winner].params_json,
+					 float8out_internal(children[winner].mean),
+					 float8out_internal(children[winner].std));
+	notice(job, "searching", 0.7, "best: combination %d %s", winner + 1, s->combo_json[winner]);
+}
+
 /*
  * A fingerprint of the rows read, independent of their order: the count and
  * the sum of the rows' content hashes (the split's hash with seed 0).  Two
@@ -623,6 +885,8 @@ run_job(TrainJob *job)
 		core_failed(&err, "loading BLAS");
 
 	t = GetCurrentTimestamp();
+	if (job->search.active)
+		run_search(job, rd.ds, &split);
 	m = fit_model(job, rd.ds, &split);
 	job->seconds_train = seconds_since(t);
 	CHECK_FOR_INTERRUPTS();
@@ -656,7 +920,10 @@ run_job(TrainJob *job)
 						rd.ds,
 						split.rows[CS_PART_TEST],
 						split.n[CS_PART_TEST]);
-	appendStringInfo(&metrics, ", \"iterations\": %d}", m->u.logreg.n_iter);
+	appendStringInfo(&metrics, ", \"iterations\": %d", m->u.logreg.n_iter);
+	if (job->search.active)
+		appendStringInfo(&metrics, ", \"search\": %s", job->search_json.data);
+	appendStringInfoChar(&metrics, '}');
 	job->seconds_evaluate = seconds_since(t);
 
 	if (cs_blob_encode(m, &blob, &bloblen, &err) != CS_OK)
