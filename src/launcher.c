@@ -351,8 +351,8 @@ build_request(FunctionCallInfo fcinfo)
 	/* a search keeps its grid; a single fit records its effective params */
 	appendStringInfo(&buf,
 					 "], \"params\": %s}",
-					 search.active ? JsonbToCString(NULL, &params->root, VARSIZE(params))
-								   : cs_params_json(&search.combos[0]));
+					 search.active ? JsonbToCString(NULL, &params->root, VARSIZE(params)) :
+									 cs_params_json(&search.combos[0]));
 	relation_close(rel, NoLock);
 	return buf.data;
 }
