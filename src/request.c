@@ -26,10 +26,14 @@ cs_model_type_from_name(const char *name)
 {
 	if (strcmp(name, "logistic_regression") == 0)
 		return CS_MODEL_LOGISTIC_REGRESSION;
+	if (strcmp(name, "xgboost") == 0)
+		return CS_MODEL_XGBOOST;
+	if (strcmp(name, "random_forest") == 0)
+		return CS_MODEL_RANDOM_FOREST;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown model type \"%s\"", name),
-			 errhint("Known model types: logistic_regression.")));
+			 errhint("Known model types: logistic_regression, xgboost, random_forest.")));
 	return 0; /* keep the compiler quiet */
 }
 
@@ -109,6 +113,215 @@ check_known_keys(Jsonb *params, const char *const *known, const char *type_name)
 	}
 }
 
+/* A hyperparameter as a number within [lo, hi] (open ends when the flags say so). */
+static double
+param_range(JsonbValue *v, const char *key, double lo, bool lo_open, double hi, bool hi_open)
+{
+	double d = param_number(v, key);
+
+	if (isnan(d) || (lo_open ? d <= lo : d < lo) || (hi_open ? d >= hi : d > hi))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("hyperparameter \"%s\" must be in %s%g, %g%s, not %g",
+						key,
+						lo_open ? "(" : "[",
+						lo,
+						hi,
+						hi_open ? ")" : "]",
+						d)));
+	return d;
+}
+
+/* Reads "monotone_constraints": {"feature": -1 | 0 | 1, ...}. */
+static void
+parse_monotone(JsonbValue *v, CsParams *out)
+{
+	JsonbIterator     *it;
+	JsonbValue         kv;
+	JsonbIteratorToken tok;
+	char             **names;
+	int8_t            *dirs;
+	int                n = 0;
+	char              *key = NULL;
+
+	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("hyperparameter \"monotone_constraints\" must be an object mapping "
+						"feature names to -1, 0 or 1")));
+	names = palloc(sizeof(char *) * Max(JsonContainerSize(v->val.binary.data), 1));
+	dirs = palloc(sizeof(int8_t) * Max(JsonContainerSize(v->val.binary.data), 1));
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &kv, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			key = pnstrdup(kv.val.string.val, kv.val.string.len);
+		else if (tok == WJB_VALUE)
+		{
+			names[n] = key;
+			dirs[n] = (int8_t) param_int(&kv, "monotone_constraints", -1, 1);
+			n++;
+		}
+	}
+	out->n_monotone = n;
+	out->monotone_names = names;
+	out->monotone_dirs = dirs;
+}
+
+/* Boosting's hyperparameters, named and defaulted as XGBoost 1.7's. */
+static void
+parse_xgboost(Jsonb *params, CsParams *out)
+{
+	static const char *const keys[] = { "n_estimators",
+										"learning_rate",
+										"eta",
+										"max_depth",
+										"min_child_weight",
+										"reg_lambda",
+										"reg_alpha",
+										"gamma",
+										"subsample",
+										"colsample_bytree",
+										"max_bin",
+										"scale_pos_weight",
+										"base_score",
+										"monotone_constraints",
+										"early_stopping_rounds",
+										"eval_metric",
+										"seed",
+										NULL };
+	cs_gbm_params           *g = &out->gbm;
+	JsonbValue              *v;
+
+	cs_gbm_params_default(g);
+	if (params == NULL)
+		return;
+	check_known_keys(params, keys, "xgboost");
+	if ((v = json_member(params, "n_estimators")) != NULL)
+		g->n_estimators = (int32) param_int(v, "n_estimators", 1, 100000);
+	if ((v = json_member(params, "learning_rate")) != NULL ||
+		(v = json_member(params, "eta")) != NULL)
+		g->learning_rate = param_range(v, "learning_rate", 0, true, 1, false);
+	if ((v = json_member(params, "max_depth")) != NULL)
+		g->max_depth = (int32) param_int(v, "max_depth", 1, 20);
+	if ((v = json_member(params, "min_child_weight")) != NULL)
+		g->min_child_weight = param_range(v, "min_child_weight", 0, false, 1e30, false);
+	if ((v = json_member(params, "reg_lambda")) != NULL)
+		g->reg_lambda = param_range(v, "reg_lambda", 0, false, 1e30, false);
+	if ((v = json_member(params, "reg_alpha")) != NULL)
+		g->reg_alpha = param_range(v, "reg_alpha", 0, false, 1e30, false);
+	if ((v = json_member(params, "gamma")) != NULL)
+		g->gamma = param_range(v, "gamma", 0, false, 1e30, false);
+	if ((v = json_member(params, "subsample")) != NULL)
+		g->subsample = param_range(v, "subsample", 0, true, 1, false);
+	if ((v = json_member(params, "colsample_bytree")) != NULL)
+		g->colsample_bytree = param_range(v, "colsample_bytree", 0, true, 1, false);
+	if ((v = json_member(params, "max_bin")) != NULL)
+		g->max_bin = (int32) param_int(v, "max_bin", 2, 65535);
+	if ((v = json_member(params, "scale_pos_weight")) != NULL)
+		g->scale_pos_weight = param_range(v, "scale_pos_weight", 0, true, 1e30, false);
+	if ((v = json_member(params, "base_score")) != NULL)
+		g->base_score = param_range(v, "base_score", 0, true, 1, true);
+	if ((v = json_member(params, "early_stopping_rounds")) != NULL)
+		g->early_stopping_rounds = (int32) param_int(v, "early_stopping_rounds", 0, 100000);
+	if ((v = json_member(params, "eval_metric")) != NULL)
+	{
+		char *m = v->type == jbvString ? pnstrdup(v->val.string.val, v->val.string.len) : "";
+
+		if (strcmp(m, "logloss") == 0)
+			g->eval_metric = CS_GBM_METRIC_LOGLOSS;
+		else if (strcmp(m, "auc") == 0)
+			g->eval_metric = CS_GBM_METRIC_AUC;
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("hyperparameter \"eval_metric\" must be \"logloss\" or \"auc\"")));
+	}
+	if ((v = json_member(params, "monotone_constraints")) != NULL)
+		parse_monotone(v, out);
+}
+
+/* The forest's hyperparameters, named and defaulted as scikit-learn's. */
+static void
+parse_forest(Jsonb *params, CsParams *out)
+{
+	static const char *const keys[] = { "n_estimators",
+										"max_depth",
+										"min_samples_split",
+										"min_samples_leaf",
+										"max_features",
+										"class_weight",
+										"bootstrap",
+										"max_bin",
+										"seed",
+										NULL };
+	cs_forest_params        *f = &out->forest;
+	JsonbValue              *v;
+
+	/* scikit-learn's defaults (cs_forest_params_default) */
+	memset(f, 0, sizeof(*f));
+	f->n_estimators = 100;
+	f->max_depth = 0;
+	f->min_samples_split = 2;
+	f->min_samples_leaf = 1;
+	f->max_features = CS_MAX_FEATURES_SQRT;
+	f->bootstrap = 1;
+	f->max_bin = 256;
+	f->threads = 1;
+	if (params == NULL)
+		return;
+	check_known_keys(params, keys, "random_forest");
+	if ((v = json_member(params, "n_estimators")) != NULL)
+		f->n_estimators = (int32) param_int(v, "n_estimators", 1, 100000);
+	if ((v = json_member(params, "max_depth")) != NULL)
+		f->max_depth = v->type == jbvNull ? 0 : (int32) param_int(v, "max_depth", 1, 64);
+	if ((v = json_member(params, "min_samples_split")) != NULL)
+		f->min_samples_split = (int32) param_int(v, "min_samples_split", 2, PG_INT32_MAX);
+	if ((v = json_member(params, "min_samples_leaf")) != NULL)
+		f->min_samples_leaf = (int32) param_int(v, "min_samples_leaf", 1, PG_INT32_MAX);
+	if ((v = json_member(params, "max_features")) != NULL)
+	{
+		char *mf = v->type == jbvString ? pnstrdup(v->val.string.val, v->val.string.len) : NULL;
+
+		if (v->type == jbvNull || (mf && strcmp(mf, "all") == 0))
+			f->max_features = CS_MAX_FEATURES_ALL;
+		else if (mf && strcmp(mf, "sqrt") == 0)
+			f->max_features = CS_MAX_FEATURES_SQRT;
+		else if (mf && strcmp(mf, "log2") == 0)
+			f->max_features = CS_MAX_FEATURES_LOG2;
+		else if (v->type == jbvNumeric)
+			f->max_features = (int32) param_int(v, "max_features", 1, 100000);
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("hyperparameter \"max_features\" must be \"sqrt\", \"log2\", "
+							"null (all) or a count")));
+	}
+	if ((v = json_member(params, "class_weight")) != NULL)
+	{
+		char *cw = v->type == jbvString ? pnstrdup(v->val.string.val, v->val.string.len) : NULL;
+
+		if (v->type == jbvNull)
+			f->class_weight_balanced = 0;
+		else if (cw && strcmp(cw, "balanced") == 0)
+			f->class_weight_balanced = 1;
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("hyperparameter \"class_weight\" must be \"balanced\" or null")));
+	}
+	if ((v = json_member(params, "bootstrap")) != NULL)
+	{
+		if (v->type != jbvBool)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("hyperparameter \"bootstrap\" must be true or false")));
+		f->bootstrap = v->val.boolean ? 1 : 0;
+	}
+	if ((v = json_member(params, "max_bin")) != NULL)
+		f->max_bin = (int32) param_int(v, "max_bin", 2, 65535);
+}
+
 /* Validates params (a jsonb object) for a model type; ERROR on bad keys/values. */
 void
 cs_params_parse(cs_model_type type, Jsonb *params, CsParams *out)
@@ -169,6 +382,14 @@ cs_params_parse(cs_model_type type, Jsonb *params, CsParams *out)
 							 errmsg("hyperparameter \"tol\" must be in (0, 1)")));
 			}
 			break;
+		case CS_MODEL_XGBOOST:
+			parse_xgboost(params, out);
+			out->gbm.seed = out->seed;
+			break;
+		case CS_MODEL_RANDOM_FOREST:
+			parse_forest(params, out);
+			out->forest.seed = out->seed;
+			break;
 	}
 }
 
@@ -190,6 +411,78 @@ cs_params_json(const CsParams *p)
 							 p->logreg.max_iter,
 							 float8out_internal(p->logreg.tol),
 							 p->seed);
+			break;
+		case CS_MODEL_XGBOOST:
+			{
+				const cs_gbm_params *g = &p->gbm;
+				int                  i;
+
+				appendStringInfo(&buf,
+								 "{\"n_estimators\": %d, \"learning_rate\": %s, \"max_depth\": %d, "
+								 "\"min_child_weight\": %s, \"reg_lambda\": %s, \"reg_alpha\": %s, "
+								 "\"gamma\": %s, \"subsample\": %s, \"colsample_bytree\": %s, "
+								 "\"max_bin\": %d, \"scale_pos_weight\": %s, \"base_score\": %s, "
+								 "\"early_stopping_rounds\": %d, \"eval_metric\": \"%s\", "
+								 "\"seed\": " UINT64_FORMAT,
+								 g->n_estimators,
+								 float8out_internal(g->learning_rate),
+								 g->max_depth,
+								 float8out_internal(g->min_child_weight),
+								 float8out_internal(g->reg_lambda),
+								 float8out_internal(g->reg_alpha),
+								 float8out_internal(g->gamma),
+								 float8out_internal(g->subsample),
+								 float8out_internal(g->colsample_bytree),
+								 g->max_bin,
+								 float8out_internal(g->scale_pos_weight),
+								 float8out_internal(g->base_score),
+								 g->early_stopping_rounds,
+								 g->eval_metric == CS_GBM_METRIC_AUC ? "auc" : "logloss",
+								 p->seed);
+				if (p->n_monotone > 0)
+				{
+					appendStringInfoString(&buf, ", \"monotone_constraints\": {");
+					for (i = 0; i < p->n_monotone; i++)
+					{
+						if (i > 0)
+							appendStringInfoString(&buf, ", ");
+						escape_json(&buf, p->monotone_names[i]);
+						appendStringInfo(&buf, ": %d", (int) p->monotone_dirs[i]);
+					}
+					appendStringInfoChar(&buf, '}');
+				}
+				appendStringInfoChar(&buf, '}');
+			}
+			break;
+		case CS_MODEL_RANDOM_FOREST:
+			{
+				const cs_forest_params *f = &p->forest;
+				char                    mf[32];
+
+				if (f->max_features == CS_MAX_FEATURES_SQRT)
+					strlcpy(mf, "\"sqrt\"", sizeof(mf));
+				else if (f->max_features == CS_MAX_FEATURES_LOG2)
+					strlcpy(mf, "\"log2\"", sizeof(mf));
+				else if (f->max_features == CS_MAX_FEATURES_ALL)
+					strlcpy(mf, "null", sizeof(mf));
+				else
+					snprintf(mf, sizeof(mf), "%d", f->max_features);
+				appendStringInfo(&buf,
+								 "{\"n_estimators\": %d, \"max_depth\": %s, \"min_samples_split\": "
+								 "%d, "
+								 "\"min_samples_leaf\": %d, \"max_features\": %s, "
+								 "\"class_weight\": %s, \"bootstrap\": %s, \"max_bin\": %d, "
+								 "\"seed\": " UINT64_FORMAT "}",
+								 f->n_estimators,
+								 f->max_depth > 0 ? psprintf("%d", f->max_depth) : "null",
+								 f->min_samples_split,
+								 f->min_samples_leaf,
+								 mf,
+								 f->class_weight_balanced ? "\"balanced\"" : "null",
+								 f->bootstrap ? "true" : "false",
+								 f->max_bin,
+								 p->seed);
+			}
 			break;
 	}
 	return buf.data;

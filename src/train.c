@@ -24,6 +24,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -180,6 +181,8 @@ parse_request(TrainJob *job)
 					cs_json_get_jsonb(job->request, "params"),
 					&job->search);
 	/* a search's winner replaces these once it is known */
+	for (int c = 0; c < job->search.n_combos; c++)
+		job->search.combos[c].threads = job->shared->threads;
 	job->params = job->search.combos[0];
 	MemoryContextSwitchTo(old);
 }
@@ -283,6 +286,46 @@ append_part_metrics(StringInfo buf, const char *part, const cs_model *m, const c
 	pfree(y);
 }
 
+/* Appends what the fit reported: iterations, rounds, out-of-bag AUC, importance. */
+static void
+append_fit_info(StringInfo buf, const cs_model *m)
+{
+	if (m->type == CS_MODEL_LOGISTIC_REGRESSION)
+	{
+		appendStringInfo(buf, ", \"iterations\": %d", m->info.n_iter);
+		return;
+	}
+	if (m->type == CS_MODEL_XGBOOST)
+		appendStringInfo(buf,
+						 ", \"rounds\": %d, \"best_iteration\": %d",
+						 m->info.n_rounds,
+						 m->info.best_iteration);
+	if (m->type == CS_MODEL_RANDOM_FOREST)
+		appendStringInfo(buf,
+						 ", \"oob_auc\": %s",
+						 isnan(m->info.oob_auc) ? "null" : float8out_internal(m->info.oob_auc));
+	{
+		int32_t nf = m->schema.n_features;
+		double *gain = palloc0(sizeof(double) * Max(nf, 1));
+		double *cover = palloc0(sizeof(double) * Max(nf, 1));
+		int32_t j;
+
+		cs_ensemble_importance(m->u.ensemble, gain, cover, NULL);
+		appendStringInfoString(buf, ", \"importance\": {");
+		for (j = 0; j < nf; j++)
+		{
+			if (j > 0)
+				appendStringInfoString(buf, ", ");
+			escape_json(buf, m->schema.features[j].name);
+			appendStringInfo(buf,
+							 ": {\"gain\": %s, \"cover\": %s}",
+							 float8out_internal(gain[j]),
+							 float8out_internal(cover[j]));
+		}
+		appendStringInfoChar(buf, '}');
+	}
+}
+
 /* Fits the model on the training split of ds; returns it prepared. */
 static cs_model *
 fit_model(TrainJob *job, cs_dataset *ds, cs_split *split)
@@ -306,6 +349,8 @@ fit_model(TrainJob *job, cs_dataset *ds, cs_split *split)
 					 ds,
 					 split->rows[CS_PART_TRAIN],
 					 n,
+					 split->rows[CS_PART_VALID],
+					 split->n[CS_PART_VALID],
 					 training_progress,
 					 job,
 					 &m,
@@ -649,7 +694,7 @@ search_progress(void *arg, double fraction, const char *message)
 /* Cross-validates one combination; fills child. */
 static void
 cross_validate(TrainJob *job, int c, const cs_dataset *ds, const size_t *rows, size_t n,
-			   const int32 *fold, CsChildRun *child)
+			   const size_t *valid, size_t n_valid, const int32 *fold, CsChildRun *child)
 {
 	CsSearch      *s = &job->search;
 	size_t        *in = palloc(sizeof(size_t) * Max(n, 1));
@@ -692,7 +737,16 @@ cross_validate(TrainJob *job, int c, const cs_dataset *ds, const size_t *rows, s
 			else
 				in[n_in++] = rows[i];
 		}
-		if (cs_fit_model(&s->combos[c], ds, in, n_in, search_progress, job, &m, &err) != CS_OK)
+		if (cs_fit_model(&s->combos[c],
+						 ds,
+						 in,
+						 n_in,
+						 valid,
+						 n_valid,
+						 search_progress,
+						 job,
+						 &m,
+						 &err) != CS_OK)
 		{
 			if (err.code == CS_ERR_CANCELLED || err.code == CS_ERR_NOMEM || err.code == CS_ERR_BLAS)
 				core_failed(&err, "cross-validation");
@@ -759,7 +813,15 @@ run_search(TrainJob *job, const cs_dataset *ds, const cs_split *split)
 									 cs_fit_memory(&s->combos[c], ds, n),
 								 job->shared->max_memory_mb,
 								 "the training data and its design matrix");
-		cross_validate(job, c, ds, rows, n, fold, child);
+		cross_validate(job,
+					   c,
+					   ds,
+					   rows,
+					   n,
+					   split->rows[CS_PART_VALID],
+					   split->n[CS_PART_VALID],
+					   fold,
+					   child);
 		if (child->error)
 			notice(job,
 				   "searching",
@@ -920,7 +982,7 @@ run_job(TrainJob *job)
 						rd.ds,
 						split.rows[CS_PART_TEST],
 						split.n[CS_PART_TEST]);
-	appendStringInfo(&metrics, ", \"iterations\": %d", m->u.logreg.n_iter);
+	append_fit_info(&metrics, m);
 	if (job->search.active)
 		appendStringInfo(&metrics, ", \"search\": %s", job->search_json.data);
 	appendStringInfoChar(&metrics, '}');

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cs_core.h"
+#include "cs_trees.h"
 
 #define BLOB_MAGIC       "CSMB"
 #define HEADER_SIZE      16
@@ -160,6 +161,48 @@ put_schema(blob_writer *w, const cs_schema *s)
 	}
 }
 
+/* Appends the bits of a float. */
+static void
+put_f32(blob_writer *w, float x)
+{
+	uint32_t bits;
+
+	memcpy(&bits, &x, sizeof(bits));
+	put_uint(w, bits, 4);
+}
+
+/*
+ * Appends a tree ensemble: kind u8, n_features i32, base_score f64, n_trees
+ * i32, then per tree its node count i32 and nodes (feature i32, threshold
+ * f32, left i32, right i32, default_left u8, gain f32, value f64, cover f64).
+ */
+static void
+put_ensemble(blob_writer *w, const cs_ensemble *e)
+{
+	int32_t t;
+	int64_t k;
+
+	put_uint(w, (uint64_t) e->kind, 1);
+	put_uint(w, (uint32_t) e->n_features, 4);
+	put_f64(w, e->base_score);
+	put_uint(w, (uint32_t) e->n_trees, 4);
+	for (t = 0; t < e->n_trees; t++)
+		put_uint(w, (uint32_t) (e->tree_start[t + 1] - e->tree_start[t]), 4);
+	for (k = 0; k < e->n_nodes; k++)
+	{
+		const cs_tree_node *nd = &e->nodes[k];
+
+		put_uint(w, (uint32_t) nd->feature, 4);
+		put_f32(w, nd->threshold);
+		put_uint(w, (uint32_t) nd->left, 4);
+		put_uint(w, (uint32_t) nd->right, 4);
+		put_uint(w, nd->default_left, 1);
+		put_f32(w, nd->gain);
+		put_f64(w, nd->value);
+		put_f64(w, nd->cover);
+	}
+}
+
 /* Serialises m; *out is cs_malloc'd. */
 cs_status
 cs_blob_encode(const cs_model *m, uint8_t **out, size_t *len, cs_error *err)
@@ -171,7 +214,8 @@ cs_blob_encode(const cs_model *m, uint8_t **out, size_t *len, cs_error *err)
 
 	*out = NULL;
 	*len = 0;
-	if (m->type != CS_MODEL_LOGISTIC_REGRESSION)
+	if (m->type != CS_MODEL_LOGISTIC_REGRESSION && m->type != CS_MODEL_XGBOOST &&
+		m->type != CS_MODEL_RANDOM_FOREST)
 		return cs_fail(err, CS_ERR_INVALID, "unknown model type %d", (int) m->type);
 	put_bytes(&w, BLOB_MAGIC, 4);
 	put_uint(&w, CS_BLOB_VERSION, 2);
@@ -185,10 +229,15 @@ cs_blob_encode(const cs_model *m, uint8_t **out, size_t *len, cs_error *err)
 	put_uint(&w, m->meta.n_valid, 8);
 	put_uint(&w, m->meta.n_test, 8);
 	put_schema(&w, &m->schema);
-	put_uint(&w, (uint32_t) lr->p, 4);
-	put_uint(&w, (uint32_t) lr->n_iter, 4);
-	for (i = 0; i <= lr->p; i++)
-		put_f64(&w, lr->coef[i]);
+	if (m->type != CS_MODEL_LOGISTIC_REGRESSION)
+		put_ensemble(&w, m->u.ensemble);
+	else
+	{
+		put_uint(&w, (uint32_t) lr->p, 4);
+		put_uint(&w, (uint32_t) lr->n_iter, 4);
+		for (i = 0; i <= lr->p; i++)
+			put_f64(&w, lr->coef[i]);
+	}
 	if (w.failed || w.len - HEADER_SIZE > UINT32_MAX)
 	{
 		cs_free(w.buf);
@@ -214,6 +263,7 @@ typedef struct blob_reader
 	const uint8_t *p;
 	size_t         left;
 	cs_error      *err;
+	int            type; /* the model type of the header */
 } blob_reader;
 
 static int corrupt(blob_reader *r, const char *fmt, ...)
@@ -442,6 +492,115 @@ get_logreg(blob_reader *r, int32_t design_width, cs_logreg *lr)
 	return 1;
 }
 
+/* Reads a float's bits; finite unless nan_ok. */
+static int
+get_f32(blob_reader *r, float *v, const char *field)
+{
+	uint64_t bits;
+	uint32_t b32;
+
+	if (!get_uint(r, 4, &bits, field))
+		return 0;
+	b32 = (uint32_t) bits;
+	memcpy(v, &b32, sizeof(*v));
+	if (!isfinite(*v))
+		return corrupt(r, "%s is not finite", field);
+	return 1;
+}
+
+/* Reads one tree node (fields checked against the tree by cs_ensemble_check). */
+static int
+get_node(blob_reader *r, int64_t k, cs_tree_node *nd)
+{
+	uint64_t dl;
+	char     field[64];
+
+	snprintf(field, sizeof(field), "node %lld", (long long) k);
+	if (!get_i32(r, -1, INT32_MAX, &nd->feature, field) || !get_f32(r, &nd->threshold, field) ||
+		!get_i32(r, -1, INT32_MAX, &nd->left, field) ||
+		!get_i32(r, -1, INT32_MAX, &nd->right, field) || !get_uint(r, 1, &dl, field) ||
+		!get_f32(r, &nd->gain, field) || !get_f64(r, 0, &nd->value, field) ||
+		!get_f64(r, 0, &nd->cover, field))
+		return 0;
+	if (dl > 1)
+		return corrupt(r, "%s has a default direction of %d", field, (int) dl);
+	nd->default_left = (uint8_t) dl;
+	return 1;
+}
+
+#define NODE_BYTES 37      /* as put_ensemble writes a node */
+#define MAX_TREES  1000000 /* trees in one ensemble */
+
+/* Reads a tree ensemble and checks it (cs_ensemble_check). */
+static int
+get_ensemble(blob_reader *r, int32_t n_features, cs_model_type type, cs_ensemble **out)
+{
+	cs_ensemble *e = cs_calloc(1, sizeof(cs_ensemble));
+	uint64_t     kind;
+	int32_t      nf;
+	int32_t      t;
+	int64_t      k;
+	cs_error     why;
+
+	*out = e;
+	if (e == NULL)
+	{
+		cs_fail(r->err, CS_ERR_NOMEM, "out of memory decoding the model blob");
+		return 0;
+	}
+	if (!get_uint(r, 1, &kind, "the ensemble kind"))
+		return 0;
+	if (kind != (type == CS_MODEL_XGBOOST ? CS_ENSEMBLE_BOOSTED : CS_ENSEMBLE_FOREST))
+		return corrupt(r, "the ensemble kind %d does not match the model type", (int) kind);
+	e->kind = (cs_ensemble_kind) kind;
+	if (!get_i32(r, 0, INT32_MAX, &nf, "the ensemble's feature count"))
+		return 0;
+	if (nf != n_features)
+		return corrupt(r,
+					   "the ensemble has %d features, the schema %d",
+					   (int) nf,
+					   (int) n_features);
+	e->n_features = nf;
+	if (!get_f64(r, 0, &e->base_score, "the base score") ||
+		!get_i32(r, 0, MAX_TREES, &e->n_trees, "the tree count"))
+		return 0;
+	if ((size_t) e->n_trees > r->left / 4)
+		return corrupt(r, "it is truncated in the tree sizes");
+	e->tree_start = cs_malloc(((size_t) e->n_trees + 1) * sizeof(int64_t));
+	if (e->tree_start == NULL)
+	{
+		cs_fail(r->err, CS_ERR_NOMEM, "out of memory decoding the model blob");
+		return 0;
+	}
+	e->tree_start[0] = 0;
+	for (t = 0; t < e->n_trees; t++)
+	{
+		int32_t n;
+		char    field[48];
+
+		snprintf(field, sizeof(field), "the node count of tree %d", (int) t);
+		if (!get_i32(r, 1, INT32_MAX, &n, field))
+			return 0;
+		e->tree_start[t + 1] = e->tree_start[t] + n;
+		if ((uint64_t) e->tree_start[t + 1] > r->left / NODE_BYTES)
+			return corrupt(r, "it is truncated in the nodes of tree %d", (int) t);
+	}
+	e->n_nodes = e->tree_start[e->n_trees];
+	e->nodes = cs_malloc((size_t) (e->n_nodes > 0 ? e->n_nodes : 1) * sizeof(cs_tree_node));
+	if (e->nodes == NULL)
+	{
+		cs_fail(r->err, CS_ERR_NOMEM, "out of memory decoding the model blob");
+		return 0;
+	}
+	memset(e->nodes, 0, (size_t) (e->n_nodes > 0 ? e->n_nodes : 1) * sizeof(cs_tree_node));
+	for (k = 0; k < e->n_nodes; k++)
+		if (!get_node(r, k, &e->nodes[k]))
+			return 0;
+	if (cs_ensemble_check(e, &why) != CS_OK)
+		return corrupt(r, "the trees: %s", why.msg);
+	return 1;
+}
+
 /* Checks the header: magic, version, model type, length and checksum. */
 static int
 check_header(blob_reader *r, const uint8_t *data, size_t len)
@@ -463,8 +622,10 @@ check_header(blob_reader *r, const uint8_t *data, size_t len)
 	get_uint(r, 4, &crc, "the checksum");
 	if (version != CS_BLOB_VERSION)
 		return corrupt(r, "the format version is %d, not %d", (int) version, CS_BLOB_VERSION);
-	if (type != CS_MODEL_LOGISTIC_REGRESSION)
+	if (type != CS_MODEL_LOGISTIC_REGRESSION && type != CS_MODEL_XGBOOST &&
+		type != CS_MODEL_RANDOM_FOREST)
 		return corrupt(r, "the model type is %d", (int) type);
+	r->type = (int) type;
 	if (body_len != len - HEADER_SIZE)
 		return corrupt(r,
 					   "the body length is %llu but %zu bytes follow the header",
@@ -479,7 +640,7 @@ check_header(blob_reader *r, const uint8_t *data, size_t len)
 cs_status
 cs_blob_decode(const uint8_t *data, size_t len, cs_model **out, cs_error *err)
 {
-	blob_reader r = { NULL, 0, err };
+	blob_reader r = { NULL, 0, err, 0 };
 	cs_error    why;
 	cs_model   *m;
 
@@ -489,13 +650,16 @@ cs_blob_decode(const uint8_t *data, size_t len, cs_model **out, cs_error *err)
 	m = cs_calloc(1, sizeof(cs_model));
 	if (m == NULL)
 		return cs_fail(err, CS_ERR_NOMEM, "out of memory decoding the model blob");
-	m->type = CS_MODEL_LOGISTIC_REGRESSION;
-	if (!get_meta(&r, &m->meta) || !get_schema(&r, &m->schema) ||
-		!get_logreg(&r, m->schema.design_width, &m->u.logreg))
+	m->type = (cs_model_type) r.type;
+	if (!get_meta(&r, &m->meta) || !get_schema(&r, &m->schema))
+		goto fail;
+	if (m->type == CS_MODEL_LOGISTIC_REGRESSION ?
+			!get_logreg(&r, m->schema.design_width, &m->u.logreg) :
+			!get_ensemble(&r, m->schema.n_features, m->type, &m->u.ensemble))
 		goto fail;
 	if (r.left != 0)
 	{
-		corrupt(&r, "%zu bytes follow the coefficients", r.left);
+		corrupt(&r, "%zu bytes follow the model", r.left);
 		goto fail;
 	}
 	if (cs_model_prepare(m, &why) != CS_OK)

@@ -246,8 +246,21 @@ double cs_brier(const double *p, const uint8_t *y, size_t n);
 
 typedef enum cs_model_type
 {
-	CS_MODEL_LOGISTIC_REGRESSION = 1
+	CS_MODEL_LOGISTIC_REGRESSION = 1,
+	CS_MODEL_XGBOOST = 2,      /* histogram gradient boosting (cs_trees.h) */
+	CS_MODEL_RANDOM_FOREST = 3 /* random forest (cs_trees.h) */
 } cs_model_type;
+
+struct cs_ensemble;
+
+/* What a fit reports besides the model; not part of the blob. */
+typedef struct cs_fit_info
+{
+	int32_t n_iter;         /* logistic regression: Newton iterations */
+	int32_t n_rounds;       /* boosting: trees trained */
+	int32_t best_iteration; /* boosting: the kept trees - 1 (early stopping) */
+	double  oob_auc;        /* forest: out-of-bag AUC, NaN when not available */
+} cs_fit_info;
 
 typedef struct cs_logreg_params
 {
@@ -288,8 +301,10 @@ typedef struct cs_model
 	cs_schema     schema;
 	union
 	{
-		cs_logreg logreg;
+		cs_logreg           logreg;
+		struct cs_ensemble *ensemble; /* xgboost, random_forest */
 	} u;
+	cs_fit_info info; /* set by cs_fit_model */
 } cs_model;
 
 cs_status cs_logreg_fit(const double *X, const uint8_t *y, size_t n, int32_t p,

@@ -11,22 +11,33 @@
 #define CS_FIT_H
 
 #include "cs_core.h"
+#include "cs_trees.h"
 
 /* Hyperparameters of one fit, defaults filled in. */
 typedef struct cs_train_params
 {
 	cs_model_type    type;
 	uint64_t         seed;
+	int32_t          threads;
 	cs_logreg_params logreg;
+	cs_gbm_params    gbm;
+	cs_forest_params forest;
+	/* boosting's monotone constraints by feature name, resolved by cs_fit_model */
+	int32_t       n_monotone;
+	char *const  *monotone_names;
+	const int8_t *monotone_dirs;
 } cs_train_params;
 
 /*
  * Learns the feature schema on rows[0..n) of ds and fits the model; *out is
- * prepared for scoring, with meta.n_train set (the caller fills the rest of
- * the metadata).  BLAS must be loaded (cs_linalg_load).
+ * prepared for scoring, with meta.n_train and info set (the caller fills the
+ * rest of the metadata).  valid (n_valid rows, may be NULL) is what boosting
+ * evaluates each round on, for early stopping.  BLAS must be loaded
+ * (cs_linalg_load) for logistic regression.
  */
 cs_status cs_fit_model(const cs_train_params *params, const cs_dataset *ds, const size_t *rows,
-					   size_t n, cs_progress_fn progress, void *ctx, cs_model **out, cs_error *err);
+					   size_t n, const size_t *valid, size_t n_valid, cs_progress_fn progress,
+					   void *ctx, cs_model **out, cs_error *err);
 
 /* Bytes that cs_fit_model needs besides the dataset, for n rows. */
 double cs_fit_memory(const cs_train_params *params, const cs_dataset *ds, size_t n);

@@ -45,10 +45,115 @@ fit_logreg(const cs_train_params *params, const cs_dataset *ds, const size_t *ro
 	return st;
 }
 
+/* Boosting's monotone constraints by feature index, from their names. */
+static cs_status
+resolve_monotone(const cs_train_params *params, const cs_schema *s, int8_t **out, cs_error *err)
+{
+	int32_t i;
+	int32_t j;
+
+	*out = NULL;
+	if (params->n_monotone == 0)
+		return CS_OK;
+	*out = cs_calloc((size_t) (s->n_features > 0 ? s->n_features : 1), 1);
+	if (*out == NULL)
+		return cs_fail(err, CS_ERR_NOMEM, "out of memory for the monotone constraints");
+	for (i = 0; i < params->n_monotone; i++)
+	{
+		for (j = 0; j < s->n_features; j++)
+			if (strcmp(s->features[j].name, params->monotone_names[i]) == 0)
+				break;
+		if (j == s->n_features)
+			return cs_fail(err,
+						   CS_ERR_INVALID,
+						   "a monotone constraint names \"%s\", which is not a feature",
+						   params->monotone_names[i]);
+		if (s->features[j].kind != CS_KIND_NUMERIC && params->monotone_dirs[i] != 0)
+			return cs_fail(err,
+						   CS_ERR_INVALID,
+						   "feature \"%s\" is categorical: a monotone constraint needs an order",
+						   params->monotone_names[i]);
+		(*out)[j] = params->monotone_dirs[i];
+	}
+	return CS_OK;
+}
+
+/* The tree inputs (scoring inputs and labels) of rows. */
+static cs_status
+tree_inputs(const cs_model *m, const cs_dataset *ds, const size_t *rows, size_t n, double **x,
+			uint8_t **y, cs_tree_data *d, cs_error *err)
+{
+	size_t i;
+
+	*x = NULL;
+	*y = cs_malloc(n > 0 ? n : 1);
+	if (*y == NULL)
+		return cs_fail(err, CS_ERR_NOMEM, "out of memory for the labels");
+	for (i = 0; i < n; i++)
+		(*y)[i] = ds->label[rows[i]];
+	if (cs_schema_inputs(&m->schema, ds, rows, n, x, err) != CS_OK)
+		return err->code;
+	cs_tree_data_rows(d, *x, n, m->schema.n_features, *y);
+	return CS_OK;
+}
+
+/* Fits a boosted ensemble on the scoring inputs. */
+static cs_status
+fit_gbm(const cs_train_params *params, const cs_dataset *ds, const size_t *rows, size_t n,
+		const size_t *valid, size_t n_valid, cs_progress_fn progress, void *ctx, cs_model *m,
+		cs_error *err)
+{
+	cs_gbm_params g = params->gbm;
+	cs_gbm_result res;
+	cs_tree_data  train;
+	cs_tree_data  vd;
+	double       *x = NULL;
+	double       *vx = NULL;
+	uint8_t      *y = NULL;
+	uint8_t      *vy = NULL;
+	int8_t       *mono = NULL;
+	cs_status     st;
+
+	memset(&res, 0, sizeof(res));
+	g.seed = params->seed;
+	g.threads = params->threads > 0 ? params->threads : 1;
+	st = resolve_monotone(params, &m->schema, &mono, err);
+	if (st == CS_OK)
+	{
+		g.monotone_constraints = mono;
+		st = tree_inputs(m, ds, rows, n, &x, &y, &train, err);
+	}
+	if (st == CS_OK && n_valid > 0)
+		st = tree_inputs(m, ds, valid, n_valid, &vx, &vy, &vd, err);
+	if (st == CS_OK)
+		st = cs_gbm_train(&g, &train, n_valid > 0 ? &vd : NULL, progress, ctx, &res, err);
+	if (st == CS_OK)
+	{
+		m->u.ensemble = cs_malloc(sizeof(cs_ensemble));
+		if (m->u.ensemble == NULL)
+			st = cs_fail(err, CS_ERR_NOMEM, "out of memory for the ensemble");
+		else
+		{
+			*m->u.ensemble = res.model;
+			memset(&res.model, 0, sizeof(res.model));
+			m->info.n_rounds = res.n_rounds;
+			m->info.best_iteration = res.best_iteration;
+		}
+	}
+	cs_gbm_result_free(&res);
+	cs_free(mono);
+	cs_free(x);
+	cs_free(y);
+	cs_free(vx);
+	cs_free(vy);
+	return st;
+}
+
 /* Learns the feature schema on rows and fits the model. */
 cs_status
 cs_fit_model(const cs_train_params *params, const cs_dataset *ds, const size_t *rows, size_t n,
-			 cs_progress_fn progress, void *ctx, cs_model **out, cs_error *err)
+			 const size_t *valid, size_t n_valid, cs_progress_fn progress, void *ctx,
+			 cs_model **out, cs_error *err)
 {
 	cs_model *m = cs_calloc(1, sizeof(cs_model));
 	cs_status st;
@@ -59,6 +164,7 @@ cs_fit_model(const cs_train_params *params, const cs_dataset *ds, const size_t *
 	m->type = params->type;
 	m->meta.seed = params->seed;
 	m->meta.n_train = n;
+	m->info.oob_auc = NAN;
 	st = cs_schema_learn(ds, rows, n, &m->schema, err);
 	if (st == CS_OK)
 	{
@@ -66,6 +172,10 @@ cs_fit_model(const cs_train_params *params, const cs_dataset *ds, const size_t *
 		{
 			case CS_MODEL_LOGISTIC_REGRESSION:
 				st = fit_logreg(params, ds, rows, n, progress, ctx, m, err);
+				m->info.n_iter = m->u.logreg.n_iter;
+				break;
+			case CS_MODEL_XGBOOST:
+				st = fit_gbm(params, ds, rows, n, valid, n_valid, progress, ctx, m, err);
 				break;
 			default:
 				st = cs_fail(err, CS_ERR_INVALID, "unknown model type %d", (int) params->type);
@@ -95,7 +205,9 @@ cs_fit_memory(const cs_train_params *params, const cs_dataset *ds, size_t n)
 		width += ds->cols[j].kind == CS_KIND_NUMERIC ?
 					 2 :
 					 (ds->cols[j].dict ? cs_strdict_size(ds->cols[j].dict) : 0) + 1;
-	(void) params;
+	if (params->type != CS_MODEL_LOGISTIC_REGRESSION)
+		/* inputs, bins, gradients and row indices per row and feature */
+		return (double) n * (8.0 * ds->n_cols + 2.0 * ds->n_cols + 32.0);
 	return 8.0 * (double) n * width + 8.0 * width * width + 16.0 * (double) n;
 }
 

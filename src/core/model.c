@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cs_core.h"
+#include "cs_trees.h"
 
 /* Frees the folded coefficients. */
 static void
@@ -85,11 +86,21 @@ cs_model_prepare(cs_model *m, cs_error *err)
 	int32_t    j;
 	cs_status  st;
 
-	if (m->type != CS_MODEL_LOGISTIC_REGRESSION)
+	if (m->type != CS_MODEL_LOGISTIC_REGRESSION && m->type != CS_MODEL_XGBOOST &&
+		m->type != CS_MODEL_RANDOM_FOREST)
 		return cs_fail(err, CS_ERR_INVALID, "unknown model type %d", (int) m->type);
 	st = cs_schema_index(&m->schema, err);
 	if (st != CS_OK)
 		return st;
+	if (m->type != CS_MODEL_LOGISTIC_REGRESSION)
+	{
+		/* a tree ensemble scores the inputs directly: nothing to fold */
+		if (m->u.ensemble == NULL || m->u.ensemble->n_features != m->schema.n_features)
+			return cs_fail(err,
+						   CS_ERR_INVALID,
+						   "the ensemble's feature count does not match its schema");
+		return CS_OK;
+	}
 	if (lr->coef == NULL || lr->p != m->schema.design_width)
 		return cs_fail(err,
 					   CS_ERR_INVALID,
@@ -117,6 +128,8 @@ cs_model_margin(const cs_model *m, const double *input)
 	double           margin = lr->fold_intercept;
 	int32_t          j;
 
+	if (m->type != CS_MODEL_LOGISTIC_REGRESSION)
+		return cs_ensemble_margin(m->u.ensemble, input);
 	for (j = 0; j < m->schema.n_features; j++)
 	{
 		const cs_feature *f = &m->schema.features[j];
@@ -137,9 +150,13 @@ cs_model_margin(const cs_model *m, const double *input)
 double
 cs_model_predict(const cs_model *m, const double *input)
 {
-	double z = cs_model_margin(m, input);
+	double z;
 	double e;
 
+	/* a forest's probability is its mean leaf probability, not a logistic */
+	if (m->type != CS_MODEL_LOGISTIC_REGRESSION)
+		return cs_ensemble_predict(m->u.ensemble, input);
+	z = cs_model_margin(m, input);
 	if (z >= 0.0)
 		return 1.0 / (1.0 + exp(-z));
 	e = exp(z);
@@ -160,6 +177,11 @@ cs_model_free(cs_model *m)
 		cs_free(m->u.logreg.coef);
 		free_folded(&m->u.logreg);
 	}
+	else if (m->u.ensemble != NULL)
+	{
+		cs_ensemble_free(m->u.ensemble);
+		cs_free(m->u.ensemble);
+	}
 	cs_free(m);
 }
 
@@ -171,6 +193,10 @@ cs_model_type_name(cs_model_type t)
 	{
 		case CS_MODEL_LOGISTIC_REGRESSION:
 			return "logistic_regression";
+		case CS_MODEL_XGBOOST:
+			return "xgboost";
+		case CS_MODEL_RANDOM_FOREST:
+			return "random_forest";
 	}
 	return "unknown";
 }
