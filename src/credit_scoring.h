@@ -40,6 +40,7 @@ extern int   cs_training_threads;
 extern char *cs_blas_library;
 extern int   cs_model_cache_size_mb;
 extern int   cs_max_training_memory_mb;
+extern int   cs_max_model_size_kb;
 
 /* Raises the ERROR matching a core failure; context names the model or the step (module.c). */
 extern void cs_raise_core_error(const cs_error *err, const char *context) pg_attribute_noreturn();
@@ -93,6 +94,14 @@ typedef struct CsModelRef
 
 /* Resolves "name" or "name@3"; ERROR when no such model or version. */
 extern void cs_registry_resolve(const char *ref, CsModelRef *out);
+/*
+ * Runs a registry statement (SPI connected) as the extension's owner, so that
+ * callers need no write privilege on the registry; ERROR unless it returns
+ * expected.  Returns SPI_processed.
+ */
+extern uint64 cs_registry_exec(const char *sql, int nargs, Oid *types, Datum *values,
+							   const char *nulls, int expected);
+
 /* The blob of a model id, palloc'd in the current context. */
 extern bytea *cs_registry_fetch_blob(int64 model_id);
 
@@ -212,6 +221,7 @@ typedef struct CsJobShared
 	Oid  current_user_id; /* and reads the relation as this one */
 	int  threads;
 	int  max_memory_mb; /* credit_scoring.max_training_memory of the caller */
+	int  max_model_kb;  /* credit_scoring.max_model_size of the caller */
 	bool wait;
 	char blas_library[MAXPGPATH];
 	Size request_len; /* the request (JSON text) follows this struct */

@@ -12,6 +12,7 @@
 
 #include <math.h>
 
+#include "cs_trees.h"
 #include "credit_scoring.h"
 
 PG_FUNCTION_INFO_V1(cs_model_info);
@@ -123,6 +124,60 @@ cs_coefficients(PG_FUNCTION_ARGS)
 			cs_schema_design_name(&m->schema, j - 1, name, sizeof(name));
 		values[0] = CStringGetTextDatum(name);
 		values[1] = Float8GetDatum(m->u.logreg.coef[j]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(cs_feature_importance);
+
+/*
+ * cs_feature_importance(model text) -> SETOF (feature, importance, gain,
+ * cover, splits): for tree models the total gain (boosting; the forest's is
+ * the mean decrease in impurity) and cover of the splits on each feature,
+ * importance being the gain normalised to sum to 1; for logistic regression
+ * the sum of |weight| over the feature's standardised design columns.
+ */
+Datum
+cs_feature_importance(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo  *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	const cs_model *m = model_by_ref(fcinfo, PG_GETARG_TEXT_PP(0));
+	int32           nf = m->schema.n_features;
+	double         *gain = palloc0(sizeof(double) * Max(nf, 1));
+	double         *cover = palloc0(sizeof(double) * Max(nf, 1));
+	int64_t        *splits = palloc0(sizeof(int64_t) * Max(nf, 1));
+	double          total = 0;
+	int32           j;
+
+	if (m->type == CS_MODEL_LOGISTIC_REGRESSION)
+	{
+		for (j = 0; j < nf; j++)
+		{
+			const cs_feature *f = &m->schema.features[j];
+			int32             c;
+
+			for (c = 0; c < f->design_width; c++)
+				gain[j] += fabs(m->u.logreg.coef[1 + f->design_offset + c]);
+		}
+	}
+	else
+		cs_ensemble_importance(m->u.ensemble, gain, cover, splits);
+	for (j = 0; j < nf; j++)
+		total += gain[j];
+	InitMaterializedSRF(fcinfo, 0);
+	for (j = 0; j < nf; j++)
+	{
+		Datum values[5];
+		bool  nulls[5] = { false, false, false, false, false };
+
+		values[0] = CStringGetTextDatum(m->schema.features[j].name);
+		values[1] = Float8GetDatum(total > 0 ? gain[j] / total : 0.0);
+		values[2] = Float8GetDatum(gain[j]);
+		values[3] = Float8GetDatum(cover[j]);
+		values[4] = Int64GetDatum(splits[j]);
+		if (m->type == CS_MODEL_LOGISTIC_REGRESSION)
+			nulls[3] = nulls[4] = true;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -305,6 +305,25 @@ build_request(FunctionCallInfo fcinfo)
 							format_type_be(att->atttypid)),
 					 errhint("Leave it out with exclude, or cast it in a view.")));
 	}
+	/* monotone constraints name numeric features (checked again when fitting) */
+	for (int i = 0; i < search.combos[0].n_monotone; i++)
+	{
+		const char *mono = search.combos[0].monotone_names[i];
+		cs_kind     k;
+
+		if (!list_has_string(features, mono))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a monotone constraint names \"%s\", which is not a feature", mono),
+					 errhint("Constrain feature columns of \"%s\".",
+							 RelationGetRelationName(rel))));
+		if (cs_type_kind(getBaseType(relation_column(rel, mono)->atttypid), &k) &&
+			k != CS_KIND_NUMERIC && search.combos[0].monotone_dirs[i] != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("feature \"%s\" is categorical: a monotone constraint needs an order",
+							mono)));
+	}
 	read_columns = lappend(list_copy(features), target);
 	check_select_privilege(rel, read_columns);
 
@@ -506,6 +525,7 @@ start_worker(const char *request, bool wait, int64 *job_id, int64 *run_id, int *
 	shared->current_user_id = GetUserId();
 	shared->threads = cs_training_threads;
 	shared->max_memory_mb = cs_max_training_memory_mb;
+	shared->max_model_kb = cs_max_model_size_kb;
 	shared->wait = wait;
 	strlcpy(shared->blas_library, cs_blas_library ? cs_blas_library : "", MAXPGPATH);
 	shared->request_len = reqlen;

@@ -19,6 +19,7 @@ int   cs_training_threads = 1;
 char *cs_blas_library = NULL;
 int   cs_model_cache_size_mb = 64;
 int   cs_max_training_memory_mb = 4096;
+int   cs_max_model_size_kb = 262144;
 
 void _PG_init(void);
 
@@ -83,6 +84,18 @@ _PG_init(void)
 							PG_INT32_MAX / 2,
 							PGC_SUSET,
 							GUC_UNIT_MB,
+							NULL,
+							NULL,
+							NULL);
+	DefineCustomIntVariable("credit_scoring.max_model_size",
+							"Largest model blob that training may register.",
+							"A larger model fails with an error instead of filling the registry.",
+							&cs_max_model_size_kb,
+							262144,
+							1,
+							1048576,
+							PGC_SUSET,
+							GUC_UNIT_KB,
 							NULL,
 							NULL,
 							NULL);

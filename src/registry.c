@@ -18,6 +18,7 @@
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -232,4 +233,22 @@ cs_registry_fetch_blob(int64 model_id)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("model %lld was deleted while in use", (long long) model_id)));
 	return blob;
+}
+
+/* Runs a registry statement as the extension's owner; returns SPI_processed. */
+uint64
+cs_registry_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
+				 int expected)
+{
+	Oid save_user;
+	int save_sec;
+	int ret;
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(cs_extension_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	SetUserIdAndSecContext(save_user, save_sec);
+	if (ret != expected)
+		elog(ERROR, "registry statement failed (%s): %s", SPI_result_code_string(ret), sql);
+	return SPI_processed;
 }

@@ -55,6 +55,11 @@ append_scalar(StringInfo buf, JsonbValue *v)
 		case jbvString:
 			escape_json(buf, pnstrdup(v->val.string.val, v->val.string.len));
 			break;
+		case jbvBinary:
+			/* an object value (monotone_constraints) is one value, not an axis */
+			appendStringInfoString(buf,
+								   JsonbToCString(NULL, v->val.binary.data, v->val.binary.len));
+			break;
 		default:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

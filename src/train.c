@@ -132,24 +132,6 @@ commit_xact(void)
 	MemoryContextSwitchTo(job_mcxt);
 }
 
-/* Runs a registry statement as the extension's owner; returns SPI_processed. */
-static uint64
-registry_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
-			  int expected)
-{
-	Oid save_user;
-	int save_sec;
-	int ret;
-
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(cs_extension_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
-	SetUserIdAndSecContext(save_user, save_sec);
-	if (ret != expected)
-		elog(ERROR, "registry statement failed (%s): %s", SPI_result_code_string(ret), sql);
-	return SPI_processed;
-}
-
 /* An int64 column of the first result row. */
 static int64
 result_int64(int col)
@@ -210,7 +192,7 @@ record_start(TrainJob *job)
 	values[2] = CStringGetTextDatum(job->relation);
 	values[3] = CStringGetTextDatum(job->model_type);
 	values[4] = CStringGetTextDatum(job->name);
-	registry_exec(sql, 5, types, values, NULL, SPI_OK_INSERT_RETURNING);
+	cs_registry_exec(sql, 5, types, values, NULL, SPI_OK_INSERT_RETURNING);
 	job->job_id = result_int64(1);
 	job->run_id = result_int64(2);
 	commit_xact();
@@ -324,6 +306,56 @@ append_fit_info(StringInfo buf, const cs_model *m)
 		}
 		appendStringInfoChar(buf, '}');
 	}
+}
+
+/*
+ * Verifies each monotone constraint on up to 1,000 training rows: the score
+ * must move in the stated direction at every split point of the feature.
+ */
+static void
+append_monotone_check(StringInfo buf, TrainJob *job, const cs_model *m, const cs_dataset *ds,
+					  const cs_split *split)
+{
+	size_t  n = Min(split->n[CS_PART_TRAIN], 1000);
+	double *inputs;
+	int     i;
+
+	if (m->type != CS_MODEL_XGBOOST || job->params.n_monotone == 0)
+		return;
+	if (cs_schema_inputs(&m->schema,
+						 ds,
+						 split->rows[CS_PART_TRAIN],
+						 n,
+						 &inputs,
+						 &(cs_error){ 0 }) != CS_OK)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	appendStringInfoString(buf, ", \"monotone\": {");
+	for (i = 0; i < job->params.n_monotone; i++)
+	{
+		int32    j;
+		size_t   violations = 0;
+		cs_error err;
+
+		for (j = 0; j < m->schema.n_features; j++)
+			if (strcmp(m->schema.features[j].name, job->params.monotone_names[i]) == 0)
+				break;
+		if (j == m->schema.n_features || job->params.monotone_dirs[i] == 0)
+			continue;
+		if (cs_check_monotone(m, inputs, n, j, job->params.monotone_dirs[i], &violations, &err) !=
+			CS_OK)
+			core_failed(&err, "checking monotonicity");
+		appendStringInfo(buf, "%s", buf->data[buf->len - 1] == '{' ? "" : ", ");
+		escape_json(buf, job->params.monotone_names[i]);
+		appendStringInfo(buf,
+						 ": {\"direction\": %d, \"rows\": %zu, \"violations\": %zu, "
+						 "\"monotone\": %s}",
+						 (int) job->params.monotone_dirs[i],
+						 n,
+						 violations,
+						 violations == 0 ? "true" : "false");
+	}
+	appendStringInfoChar(buf, '}');
+	cs_free(inputs);
 }
 
 /* Fits the model on the training split of ds; returns it prepared. */
@@ -460,7 +492,7 @@ register_children(TrainJob *job)
 			values[4] = CStringGetTextDatum(child->error);
 		else
 			nulls[4] = 'n';
-		registry_exec(sql, 5, types, values, nulls, SPI_OK_INSERT);
+		cs_registry_exec(sql, 5, types, values, nulls, SPI_OK_INSERT);
 	}
 }
 
@@ -493,13 +525,13 @@ register_model(TrainJob *job, const cs_model *m, const char *metrics, int64 n_re
 	begin_xact();
 	types[0] = TEXTOID;
 	values[0] = CStringGetTextDatum(job->experiment);
-	registry_exec(psprintf("INSERT INTO %s (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
-						   cs_registry_table("cs_experiments")),
-				  1,
-				  types,
-				  values,
-				  NULL,
-				  SPI_OK_INSERT);
+	cs_registry_exec(psprintf("INSERT INTO %s (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+							  cs_registry_table("cs_experiments")),
+					 1,
+					 types,
+					 values,
+					 NULL,
+					 SPI_OK_INSERT);
 
 	for (i = 0; i < 18; i++)
 		types[i] = TEXTOID;
@@ -535,56 +567,58 @@ register_model(TrainJob *job, const cs_model *m, const char *metrics, int64 n_re
 	values[15] = Int64GetDatum((int64) m->meta.n_test);
 	values[16] = Int64GetDatum(job->job_id);
 	values[17] = CStringGetTextDatum(timings.data);
-	registry_exec(psprintf("INSERT INTO %s (run_id, experiment_id, job_id, model_type, status, "
-						   "relation, target, positive, features, params, metrics, seed, threads, "
-						   "n_rows, n_skipped, n_train, n_valid, n_test, started_at, ended_at, "
-						   "timings, created_by, request, data_fingerprint) "
-						   "SELECT $2, experiment_id, $17, $3, 'succeeded', $4, $5, $6, $7, "
-						   "$8::jsonb, $9::jsonb, $10, $11, $12, $13, $14, $15, $16, "
-						   "(SELECT started_at FROM %s WHERE job_id = $17), now(), $18::jsonb, "
-						   "(SELECT role FROM %s WHERE job_id = $17), %s::jsonb, %s "
-						   "FROM %s WHERE name = $1",
-						   cs_registry_table("cs_runs"),
-						   cs_registry_table("cs_job_state"),
-						   cs_registry_table("cs_job_state"),
-						   quote_literal_cstr(job->request_text),
-						   quote_literal_cstr(job->fingerprint),
-						   cs_registry_table("cs_experiments")),
-				  18,
-				  types,
-				  values,
-				  NULL,
-				  SPI_OK_INSERT);
+	cs_registry_exec(psprintf("INSERT INTO %s (run_id, experiment_id, job_id, model_type, status, "
+							  "relation, target, positive, features, params, metrics, seed, "
+							  "threads, "
+							  "n_rows, n_skipped, n_train, n_valid, n_test, started_at, ended_at, "
+							  "timings, created_by, request, data_fingerprint) "
+							  "SELECT $2, experiment_id, $17, $3, 'succeeded', $4, $5, $6, $7, "
+							  "$8::jsonb, $9::jsonb, $10, $11, $12, $13, $14, $15, $16, "
+							  "(SELECT started_at FROM %s WHERE job_id = $17), now(), $18::jsonb, "
+							  "(SELECT role FROM %s WHERE job_id = $17), %s::jsonb, %s "
+							  "FROM %s WHERE name = $1",
+							  cs_registry_table("cs_runs"),
+							  cs_registry_table("cs_job_state"),
+							  cs_registry_table("cs_job_state"),
+							  quote_literal_cstr(job->request_text),
+							  quote_literal_cstr(job->fingerprint),
+							  cs_registry_table("cs_experiments")),
+					 18,
+					 types,
+					 values,
+					 NULL,
+					 SPI_OK_INSERT);
 
 	register_children(job);
 
 	/* versions of one name are numbered under a lock on the name */
 	types[0] = TEXTOID;
 	values[0] = CStringGetTextDatum(job->name);
-	registry_exec("SELECT pg_advisory_xact_lock(hashtext('credit_scoring model ' || $1))",
-				  1,
-				  types,
-				  values,
-				  NULL,
-				  SPI_OK_SELECT);
+	cs_registry_exec("SELECT pg_advisory_xact_lock(hashtext('credit_scoring model ' || $1))",
+					 1,
+					 types,
+					 values,
+					 NULL,
+					 SPI_OK_SELECT);
 	types[1] = INT8OID;
 	values[1] = Int64GetDatum(job->run_id);
 	types[2] = TEXTOID;
 	values[2] = CStringGetTextDatum(job->model_type);
 	types[3] = BYTEAOID;
 	values[3] = PointerGetDatum(b);
-	registry_exec(psprintf("INSERT INTO %s (name, version, run_id, model_type, blob, created_by) "
-						   "SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4, "
-						   "(SELECT created_by FROM %s WHERE run_id = $2) "
-						   "FROM %s WHERE name = $1 RETURNING version",
-						   cs_registry_table("cs_models"),
-						   cs_registry_table("cs_runs"),
-						   cs_registry_table("cs_models")),
-				  4,
-				  types,
-				  values,
-				  NULL,
-				  SPI_OK_INSERT_RETURNING);
+	cs_registry_exec(psprintf("INSERT INTO %s (name, version, run_id, model_type, blob, "
+							  "created_by) "
+							  "SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4, "
+							  "(SELECT created_by FROM %s WHERE run_id = $2) "
+							  "FROM %s WHERE name = $1 RETURNING version",
+							  cs_registry_table("cs_models"),
+							  cs_registry_table("cs_runs"),
+							  cs_registry_table("cs_models")),
+					 4,
+					 types,
+					 values,
+					 NULL,
+					 SPI_OK_INSERT_RETURNING);
 	{
 		bool isnull;
 
@@ -595,14 +629,14 @@ register_model(TrainJob *job, const cs_model *m, const char *metrics, int64 n_re
 	values[0] = Int64GetDatum(job->job_id);
 	types[1] = TEXTOID;
 	values[1] = CStringGetTextDatum(psprintf("registered model %s version %d", job->name, version));
-	registry_exec(psprintf("UPDATE %s SET status = 'succeeded', phase = 'done', progress = 1, "
-						   "message = $2, ended_at = now() WHERE job_id = $1",
-						   cs_registry_table("cs_job_state")),
-				  2,
-				  types,
-				  values,
-				  NULL,
-				  SPI_OK_UPDATE);
+	cs_registry_exec(psprintf("UPDATE %s SET status = 'succeeded', phase = 'done', progress = 1, "
+							  "message = $2, ended_at = now() WHERE job_id = $1",
+							  cs_registry_table("cs_job_state")),
+					 2,
+					 types,
+					 values,
+					 NULL,
+					 SPI_OK_UPDATE);
 	commit_xact();
 	return version;
 }
@@ -623,43 +657,44 @@ record_failure(TrainJob *job, bool cancelled, const char *message)
 	values[2] = CStringGetTextDatum(message);
 	values[3] = CStringGetTextDatum(job->experiment ? job->experiment : "default");
 	/* the phase and progress it had reached tell where it stopped */
-	registry_exec(psprintf("UPDATE %s SET status = $2, error = $3, ended_at = now(), "
-						   "phase = %s, progress = %.4f WHERE job_id = $1",
-						   cs_registry_table("cs_job_state"),
-						   quote_literal_cstr(phase),
-						   Min(Max(progress, 0.0), 1.0)),
-				  3,
-				  types,
-				  values,
-				  NULL,
-				  SPI_OK_UPDATE);
-	registry_exec(psprintf("INSERT INTO %s (name) VALUES ($4) ON CONFLICT (name) DO NOTHING",
-						   cs_registry_table("cs_experiments")),
-				  4,
-				  types,
-				  values,
-				  NULL,
-				  SPI_OK_INSERT);
-	registry_exec(psprintf("INSERT INTO %s (run_id, experiment_id, job_id, model_type, status, "
-						   "relation, target, positive, features, params, seed, threads, "
-						   "started_at, ended_at, error, created_by, request) "
-						   "SELECT j.run_id, e.experiment_id, j.job_id, j.model_type, $2, "
-						   "j.relation, r->>'target', r->>'positive', "
-						   "ARRAY(SELECT jsonb_array_elements_text(r->'features')), r->'params', "
-						   "coalesce((r->'params'->>'seed')::bigint, 42), %d, j.started_at, now(), "
-						   "$3, j.role, r "
-						   "FROM %s j, %s e, (SELECT %s::jsonb AS r) req "
-						   "WHERE j.job_id = $1 AND e.name = $4",
-						   cs_registry_table("cs_runs"),
-						   job->shared->threads,
-						   cs_registry_table("cs_job_state"),
-						   cs_registry_table("cs_experiments"),
-						   quote_literal_cstr(job->request_text)),
-				  4,
-				  types,
-				  values,
-				  NULL,
-				  SPI_OK_INSERT);
+	cs_registry_exec(psprintf("UPDATE %s SET status = $2, error = $3, ended_at = now(), "
+							  "phase = %s, progress = %.4f WHERE job_id = $1",
+							  cs_registry_table("cs_job_state"),
+							  quote_literal_cstr(phase),
+							  Min(Max(progress, 0.0), 1.0)),
+					 3,
+					 types,
+					 values,
+					 NULL,
+					 SPI_OK_UPDATE);
+	cs_registry_exec(psprintf("INSERT INTO %s (name) VALUES ($4) ON CONFLICT (name) DO NOTHING",
+							  cs_registry_table("cs_experiments")),
+					 4,
+					 types,
+					 values,
+					 NULL,
+					 SPI_OK_INSERT);
+	cs_registry_exec(
+		psprintf("INSERT INTO %s (run_id, experiment_id, job_id, model_type, status, "
+				 "relation, target, positive, features, params, seed, threads, "
+				 "started_at, ended_at, error, created_by, request) "
+				 "SELECT j.run_id, e.experiment_id, j.job_id, j.model_type, $2, "
+				 "j.relation, r->>'target', r->>'positive', "
+				 "ARRAY(SELECT jsonb_array_elements_text(r->'features')), r->'params', "
+				 "coalesce((r->'params'->>'seed')::bigint, 42), %d, j.started_at, now(), "
+				 "$3, j.role, r "
+				 "FROM %s j, %s e, (SELECT %s::jsonb AS r) req "
+				 "WHERE j.job_id = $1 AND e.name = $4",
+				 cs_registry_table("cs_runs"),
+				 job->shared->threads,
+				 cs_registry_table("cs_job_state"),
+				 cs_registry_table("cs_experiments"),
+				 quote_literal_cstr(job->request_text)),
+		4,
+		types,
+		values,
+		NULL,
+		SPI_OK_INSERT);
 	commit_xact();
 }
 
@@ -983,6 +1018,7 @@ run_job(TrainJob *job)
 						split.rows[CS_PART_TEST],
 						split.n[CS_PART_TEST]);
 	append_fit_info(&metrics, m);
+	append_monotone_check(&metrics, job, m, rd.ds, &split);
 	if (job->search.active)
 		appendStringInfo(&metrics, ", \"search\": %s", job->search_json.data);
 	appendStringInfoChar(&metrics, '}');
@@ -990,6 +1026,14 @@ run_job(TrainJob *job)
 
 	if (cs_blob_encode(m, &blob, &bloblen, &err) != CS_OK)
 		core_failed(&err, "encoding the model");
+	if (bloblen > (size_t) job->shared->max_model_kb * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the model takes %zu kB, more than credit_scoring.max_model_size (%d kB)",
+						(bloblen + 1023) / 1024,
+						job->shared->max_model_kb),
+				 errhint(
+					 "Train fewer or shallower trees, or raise credit_scoring.max_model_size.")));
 	CHECK_FOR_INTERRUPTS();
 
 	cs_job_report("registering", 0.95, "");

@@ -55,4 +55,13 @@ cs_status cs_score_rows(const cs_model *m, const cs_dataset *ds, const size_t *r
 cs_status cs_kfold_stratified(const cs_dataset *ds, const size_t *rows, size_t n, int32_t k,
 							  int32_t *fold, cs_error *err);
 
+/*
+ * Checks that the model's score moves in direction dir (+1 or -1) as feature
+ * varies over every threshold the trees split it at, the others held at each
+ * of the n inputs (row-major, n x n_features); *violations counts the rows
+ * whose score sequence moves the other way by more than 1e-12.
+ */
+cs_status cs_check_monotone(const cs_model *m, const double *inputs, size_t n, int32_t feature,
+							int dir, size_t *violations, cs_error *err);
+
 #endif /* CS_FIT_H */

@@ -5,6 +5,7 @@
 #include "cs_fit.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Fits a logistic regression on the linear design of the learned schema. */
@@ -256,5 +257,79 @@ cs_kfold_stratified(const cs_dataset *ds, const size_t *rows, size_t n, int32_t 
 
 		fold[i] = (int32_t) (next[c]++ % (size_t) k);
 	}
+	return CS_OK;
+}
+
+/* Compares floats, for sorting thresholds. */
+static int
+cmp_float(const void *a, const void *b)
+{
+	float x = *(const float *) a;
+	float y = *(const float *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* Checks the monotonicity of the score in one feature on n inputs. */
+cs_status
+cs_check_monotone(const cs_model *m, const double *inputs, size_t n, int32_t feature, int dir,
+				  size_t *violations, cs_error *err)
+{
+	const cs_ensemble *e = m->u.ensemble;
+	int32_t            nf = m->schema.n_features;
+	float             *cuts;
+	size_t             n_cuts = 0;
+	double            *row;
+	int64_t            k;
+	size_t             i;
+	size_t             c;
+
+	*violations = 0;
+	if (m->type == CS_MODEL_LOGISTIC_REGRESSION || feature < 0 || feature >= nf)
+		return cs_fail(err, CS_ERR_INVALID, "monotonicity is checked for tree ensembles");
+	cuts = cs_malloc(sizeof(float) * (size_t) (e->n_nodes + 1));
+	row = cs_malloc(sizeof(double) * (size_t) (nf > 0 ? nf : 1));
+	if (cuts == NULL || row == NULL)
+	{
+		cs_free(cuts);
+		cs_free(row);
+		return cs_fail(err, CS_ERR_NOMEM, "out of memory checking monotonicity");
+	}
+	for (k = 0; k < e->n_nodes; k++)
+		if (e->nodes[k].feature == feature)
+			cuts[n_cuts++] = e->nodes[k].threshold;
+	qsort(cuts, n_cuts, sizeof(float), cmp_float);
+	if (n_cuts > 1)
+	{
+		size_t u = 1;
+
+		for (c = 1; c < n_cuts; c++)
+			if (cuts[c] != cuts[u - 1])
+				cuts[u++] = cuts[c];
+		n_cuts = u;
+	}
+	for (i = 0; i < n; i++)
+	{
+		double prev = 0;
+
+		memcpy(row, inputs + i * (size_t) nf, sizeof(double) * (size_t) nf);
+		/* below every cut, then at each cut: every piece of the step function */
+		for (c = 0; c <= n_cuts; c++)
+		{
+			double p;
+
+			row[feature] =
+				c == 0 ? (n_cuts > 0 ? (double) cuts[0] - 1.0 : 0.0) : (double) cuts[c - 1];
+			p = cs_model_margin(m, row);
+			if (c > 0 && (p - prev) * dir < -1e-12)
+			{
+				(*violations)++;
+				break;
+			}
+			prev = p;
+		}
+	}
+	cs_free(cuts);
+	cs_free(row);
 	return CS_OK;
 }
