@@ -22,7 +22,11 @@ REGRESS_OPTS = --inputdir=. --temp-config=test/regress.conf
 PG_CPPFLAGS = -Isrc/core -std=gnu11 -D_GNU_SOURCE
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 SHLIB_LINK = -ldl -lpthread -lm
-EXTRA_CLEAN = test/unit/test_core
+# unit tests: every test/unit/test_*.c is a TAP program over the core
+UNIT_TESTS = $(patsubst %.c,%,$(sort $(wildcard test/unit/test_*.c)))
+# drivers against the reference libraries, built on demand, not run by the tests
+UNIT_DRIVERS = $(patsubst %.c,%,$(sort $(wildcard test/unit/*_parity.c)))
+EXTRA_CLEAN = $(UNIT_TESTS) $(UNIT_DRIVERS)
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -33,12 +37,14 @@ UNIT_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Isrc/core
 $(CS_INSTALL_SQL): $(CS_INSTALL_PARTS)
 	cat $(CS_INSTALL_PARTS) > $@
 
-test/unit/test_core: test/unit/test_core.c $(CORE_SRCS) src/core/cs_core.h
-	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_core.c $(CORE_SRCS) -ldl -lpthread -lm
+test/unit/%: test/unit/%.c $(CORE_SRCS) $(wildcard src/core/*.h) test/unit/tap.h
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) -ldl -lpthread -lm
 
-.PHONY: unittest lint
-unittest: test/unit/test_core
-	prove -v test/unit/test_core
+.PHONY: unittest unit-binaries lint
+unit-binaries: $(UNIT_TESTS)
+	@echo $(UNIT_TESTS)
+unittest: $(UNIT_TESTS)
+	prove -v $(UNIT_TESTS)
 
 LINT_FILES = $(wildcard src/*.c src/*.h src/core/*.c src/core/*.h test/unit/*.c test/unit/*.h bench/*.c)
 lint:
@@ -48,4 +54,7 @@ lint:
 
 # every object depends on the shared headers (PGXS does not track them)
 $(OBJS): src/core/cs_core.h
+src/core/mlp.o: src/core/cs_mlp.h
+src/core/evaluate.o src/core/curve.o: src/core/cs_metrics.h
+src/aggregates.o src/curves.o src/evaluate.o: src/core/cs_metrics.h src/evaluation.h
 $(GLUE_SRCS:.c=.o): src/credit_scoring.h

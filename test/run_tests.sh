@@ -5,7 +5,7 @@
 #   1. install the Debian packages it needs (apt-get; through sudo when not root)
 #   2. build (make -j2) and install (make install; through sudo when not root)  -- a failure stops
 #   3. lint         make lint (clang-format, cppcheck); counts as one test
-#   4. unit tests   test/unit/test_core (TAP, run by prove), no server
+#   4. unit tests   test/unit/test_*.c (TAP programs over src/core, run by prove), no server
 #   5. regression   pg_regress over sql/[0-9]*.sql on a temporary instance
 #   6. TAP tests    prove test/tap/*.pl (PostgreSQL::Test::Cluster)
 #   7. a summary: each suite's counts, then one line "N passed, N failed"
@@ -135,11 +135,13 @@ run_unit()
 		record unit 0 0 "skipped: no test/unit/test_core.c"
 		return
 	fi
-	if ! make test/unit/test_core PG_CONFIG="$PG_CONFIG"; then
+	local tests
+	if ! tests=$(make -s unit-binaries PG_CONFIG="$PG_CONFIG" | tail -n 1); then
 		record unit 0 1 "did not build"
 		return
 	fi
-	prove test/unit/test_core 2>&1 | tee "$log"
+	# shellcheck disable=SC2086
+	prove $tests 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	count_prove "$log" "$rc"
 	record unit "$PASSED" "$FAILED"
@@ -156,7 +158,7 @@ make_copy()
 		fi
 	done
 	cp Makefile ./*.control "$WORK/src/" 2>/dev/null
-	rm -f "$WORK/src/test/unit/test_core"
+	find "$WORK/src/test/unit" -type f -perm -u+x -delete
 	if [ "$(id -u)" -eq 0 ]; then
 		chown -R postgres: "$WORK"
 	fi
