@@ -52,9 +52,5 @@ lint:
 	cppcheck --enable=warning,performance,portability --error-exitcode=1 --inline-suppr -q \
 		--suppress=missingIncludeSystem -Isrc/core src/core test/unit
 
-# every object depends on the shared headers (PGXS does not track them)
-$(OBJS): src/core/cs_core.h
-src/core/mlp.o: src/core/cs_mlp.h
-src/core/evaluate.o src/core/curve.o: src/core/cs_metrics.h
-src/aggregates.o src/curves.o src/evaluate.o: src/core/cs_metrics.h src/evaluation.h
-$(GLUE_SRCS:.c=.o): src/credit_scoring.h
+# every object depends on the headers (PGXS does not track them)
+$(OBJS): $(wildcard src/core/*.h) $(wildcard src/*.h)

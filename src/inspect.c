@@ -161,6 +161,11 @@ cs_feature_importance(PG_FUNCTION_ARGS)
 				gain[j] += fabs(m->u.logreg.coef[1 + f->design_offset + c]);
 		}
 	}
+	else if (m->type == CS_MODEL_DNN)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("model type dnn has no built-in feature importance"),
+				 errhint("Use SHAP values for the network's explanations.")));
 	else
 		cs_ensemble_importance(m->u.ensemble, gain, cover, splits);
 	for (j = 0; j < nf; j++)

@@ -30,10 +30,12 @@ cs_model_type_from_name(const char *name)
 		return CS_MODEL_XGBOOST;
 	if (strcmp(name, "random_forest") == 0)
 		return CS_MODEL_RANDOM_FOREST;
+	if (strcmp(name, "dnn") == 0)
+		return CS_MODEL_DNN;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown model type \"%s\"", name),
-			 errhint("Known model types: logistic_regression, xgboost, random_forest.")));
+			 errhint("Known model types: logistic_regression, xgboost, random_forest, dnn.")));
 	return 0; /* keep the compiler quiet */
 }
 
@@ -322,6 +324,115 @@ parse_forest(Jsonb *params, CsParams *out)
 		f->max_bin = (int32) param_int(v, "max_bin", 2, 65535);
 }
 
+/* A boolean hyperparameter. */
+static bool
+param_bool(JsonbValue *v, const char *key)
+{
+	if (v->type != jbvBool)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("hyperparameter \"%s\" must be true or false", key)));
+	return v->val.boolean;
+}
+
+/* The network's hyperparameters (defaults as scikit-learn's MLPClassifier). */
+static void
+parse_dnn(Jsonb *params, CsParams *out)
+{
+	static const char *const keys[] = { "hidden_layers",
+										"activation",
+										"dropout",
+										"batch_norm",
+										"learning_rate",
+										"batch_size",
+										"epochs",
+										"weight_decay",
+										"early_stopping",
+										"patience",
+										"tol",
+										"seed",
+										NULL };
+	cs_mlp_params           *n = &out->mlp;
+	JsonbValue              *v;
+	cs_error                 err;
+
+	cs_mlp_params_default(n);
+	out->hidden[0] = 64;
+	out->hidden[1] = 32;
+	n->n_hidden = 2;
+	n->early_stopping = 1;
+	if (params != NULL)
+	{
+		check_known_keys(params, keys, "dnn");
+		if ((v = json_member(params, "hidden_layers")) != NULL)
+		{
+			JsonbIterator     *it;
+			JsonbValue         e;
+			JsonbIteratorToken tok;
+
+			if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("hyperparameter \"hidden_layers\" must be a list of layer widths, "
+								"e.g. [64, 32]")));
+			n->n_hidden = 0;
+			it = JsonbIteratorInit(v->val.binary.data);
+			while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+			{
+				if (tok != WJB_ELEM)
+					continue;
+				if (n->n_hidden >= CS_MLP_MAX_HIDDEN)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("hyperparameter \"hidden_layers\" has more than %d layers",
+									CS_MLP_MAX_HIDDEN)));
+				out->hidden[n->n_hidden++] =
+					(int32) param_int(&e, "hidden_layers", 1, CS_MLP_MAX_WIDTH);
+			}
+		}
+		if ((v = json_member(params, "activation")) != NULL)
+		{
+			char *a = v->type == jbvString ? pnstrdup(v->val.string.val, v->val.string.len) : "";
+
+			if (strcmp(a, "relu") == 0)
+				n->activation = CS_MLP_RELU;
+			else if (strcmp(a, "tanh") == 0)
+				n->activation = CS_MLP_TANH;
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("hyperparameter \"activation\" must be \"relu\" or \"tanh\"")));
+		}
+		if ((v = json_member(params, "dropout")) != NULL)
+			n->dropout = param_range(v, "dropout", 0, false, 1, true);
+		if ((v = json_member(params, "batch_norm")) != NULL)
+			n->batch_norm = param_bool(v, "batch_norm");
+		if ((v = json_member(params, "learning_rate")) != NULL)
+			n->learning_rate = param_range(v, "learning_rate", 0, true, 10, false);
+		if ((v = json_member(params, "batch_size")) != NULL)
+			n->batch_size = (int32) param_int(v, "batch_size", 1, 1000000);
+		if ((v = json_member(params, "epochs")) != NULL)
+			n->epochs = (int32) param_int(v, "epochs", 1, 100000);
+		if ((v = json_member(params, "weight_decay")) != NULL)
+			n->weight_decay = param_range(v, "weight_decay", 0, false, 1e6, false);
+		if ((v = json_member(params, "early_stopping")) != NULL)
+			n->early_stopping = param_bool(v, "early_stopping");
+		if ((v = json_member(params, "patience")) != NULL)
+			n->patience = (int32) param_int(v, "patience", 1, 100000);
+		if ((v = json_member(params, "tol")) != NULL)
+			n->tol = param_range(v, "tol", 0, false, 1, false);
+	}
+	if (n->n_hidden == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("hyperparameter \"hidden_layers\" must list at least one layer"),
+				 errhint("A network without hidden layers is a logistic regression.")));
+	n->hidden = out->hidden;
+	n->seed = out->seed;
+	if (cs_mlp_check_params(n, &err) != CS_OK)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("%s", err.msg)));
+}
+
 /* Validates params (a jsonb object) for a model type; ERROR on bad keys/values. */
 void
 cs_params_parse(cs_model_type type, Jsonb *params, CsParams *out)
@@ -389,6 +500,9 @@ cs_params_parse(cs_model_type type, Jsonb *params, CsParams *out)
 		case CS_MODEL_RANDOM_FOREST:
 			parse_forest(params, out);
 			out->forest.seed = out->seed;
+			break;
+		case CS_MODEL_DNN:
+			parse_dnn(params, out);
 			break;
 	}
 }
@@ -484,6 +598,33 @@ cs_params_json(const CsParams *p)
 								 p->seed);
 			}
 			break;
+		case CS_MODEL_DNN:
+			break; /* below */
+	}
+	if (p->type == CS_MODEL_DNN)
+	{
+		const cs_mlp_params *n = &p->mlp;
+		int                  l;
+
+		appendStringInfoString(&buf, "{\"hidden_layers\": [");
+		for (l = 0; l < n->n_hidden; l++)
+			appendStringInfo(&buf, "%s%d", l ? ", " : "", n->hidden[l]);
+		appendStringInfo(&buf,
+						 "], \"activation\": \"%s\", \"dropout\": %s, \"batch_norm\": %s, "
+						 "\"learning_rate\": %s, \"batch_size\": %d, \"epochs\": %d, "
+						 "\"weight_decay\": %s, \"early_stopping\": %s, \"patience\": %d, "
+						 "\"tol\": %s, \"seed\": " UINT64_FORMAT "}",
+						 n->activation == CS_MLP_TANH ? "tanh" : "relu",
+						 float8out_internal(n->dropout),
+						 n->batch_norm ? "true" : "false",
+						 float8out_internal(n->learning_rate),
+						 n->batch_size,
+						 n->epochs,
+						 float8out_internal(n->weight_decay),
+						 n->early_stopping ? "true" : "false",
+						 n->patience,
+						 float8out_internal(n->tol),
+						 p->seed);
 	}
 	return buf.data;
 }

@@ -82,7 +82,7 @@ axis_values(ParamAxis *axis, JsonbValue *list)
 	{
 		if (tok != WJB_ELEM)
 			continue;
-		if (v.type == jbvBinary)
+		if (v.type == jbvBinary && strcmp(axis->key, "hidden_layers") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("hyperparameter \"%s\" has a nested list or object", axis->key)));
@@ -173,7 +173,18 @@ read_params(Jsonb *params, CsSearch *out, int *n_axes, int *n_iter)
 			ParamAxis *axis = &axes[(*n_axes)++];
 
 			axis->key = key;
-			if (v.type == jbvBinary && JsonContainerIsArray(v.val.binary.data))
+			/* a network's layer list is one value; a list of layer lists is an axis */
+			if (strcmp(key, "hidden_layers") == 0 && v.type == jbvBinary &&
+				JsonContainerIsArray(v.val.binary.data) &&
+				(JsonContainerSize(v.val.binary.data) == 0 ||
+				 getIthJsonbValueFromContainer(v.val.binary.data, 0)->type != jbvBinary))
+			{
+				axis->n = 1;
+				axis->values = palloc(sizeof(JsonbValue *));
+				axis->values[0] = palloc(sizeof(JsonbValue));
+				*axis->values[0] = v;
+			}
+			else if (v.type == jbvBinary && JsonContainerIsArray(v.val.binary.data))
 			{
 				if (strcmp(key, "seed") == 0)
 					ereport(ERROR,

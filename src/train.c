@@ -32,7 +32,9 @@
 
 #include <math.h>
 
+#include "cs_mlp.h"
 #include "credit_scoring.h"
+#include "cs_profile.h"
 
 #define MIN_ROWS_PER_CLASS 10
 
@@ -268,6 +270,33 @@ append_part_metrics(StringInfo buf, const char *part, const cs_model *m, const c
 	pfree(y);
 }
 
+/* The training profile (JSON) that drift reports compare with: features and scores. */
+static char *
+training_profile(const cs_model *m, const cs_dataset *ds, const cs_split *split)
+{
+	size_t        n = split->n[CS_PART_TRAIN];
+	const size_t *rows = split->rows[CS_PART_TRAIN];
+	int           nf = m->schema.n_features;
+	double       *inputs;
+	double       *scores = palloc(sizeof(double) * Max(n, 1));
+	char         *json;
+	char         *result;
+	cs_error      err;
+	size_t        i;
+
+	if (cs_schema_inputs(&m->schema, ds, rows, n, &inputs, &err) != CS_OK)
+		core_failed(&err, "profiling the training data");
+	for (i = 0; i < n; i++)
+		scores[i] = cs_model_predict(m, inputs + i * nf);
+	cs_free(inputs);
+	if (cs_profile_build(&m->schema, ds, rows, n, scores, &json, &err) != CS_OK)
+		core_failed(&err, "profiling the training data");
+	result = pstrdup(json);
+	cs_free(json);
+	pfree(scores);
+	return result;
+}
+
 /* Appends what the fit reported: iterations, rounds, out-of-bag AUC, importance. */
 static void
 append_fit_info(StringInfo buf, const cs_model *m)
@@ -275,6 +304,28 @@ append_fit_info(StringInfo buf, const cs_model *m)
 	if (m->type == CS_MODEL_LOGISTIC_REGRESSION)
 	{
 		appendStringInfo(buf, ", \"iterations\": %d", m->info.n_iter);
+		return;
+	}
+	if (m->type == CS_MODEL_DNN)
+	{
+		const cs_mlp *n = m->u.mlp;
+		int           e;
+
+		/* the learning curve, for a BI tool to plot */
+		appendStringInfo(buf,
+						 ", \"epochs\": %d, \"best_epoch\": %d, \"train_loss\": [",
+						 n->n_epochs,
+						 n->best_epoch);
+		for (e = 0; e < n->n_epochs; e++)
+			appendStringInfo(buf, "%s%s", e ? ", " : "", float8out_internal(n->train_loss[e]));
+		appendStringInfoString(buf, "], \"valid_loss\": [");
+		for (e = 0; e < n->n_epochs; e++)
+			appendStringInfo(buf,
+							 "%s%s",
+							 e ? ", " : "",
+							 isnan(n->valid_loss[e]) ? "null" :
+													   float8out_internal(n->valid_loss[e]));
+		appendStringInfoChar(buf, ']');
 		return;
 	}
 	if (m->type == CS_MODEL_XGBOOST)
@@ -499,7 +550,7 @@ register_children(TrainJob *job)
 /* Registers run and model and closes the job, in one transaction. */
 static int32
 register_model(TrainJob *job, const cs_model *m, const char *metrics, int64 n_read, int64 n_skipped,
-			   const uint8_t *blob, size_t bloblen)
+			   const uint8_t *blob, size_t bloblen, const char *profile)
 {
 	Oid            types[18];
 	Datum          values[18];
@@ -606,15 +657,17 @@ register_model(TrainJob *job, const cs_model *m, const char *metrics, int64 n_re
 	values[2] = CStringGetTextDatum(job->model_type);
 	types[3] = BYTEAOID;
 	values[3] = PointerGetDatum(b);
+	types[4] = TEXTOID;
+	values[4] = CStringGetTextDatum(profile);
 	cs_registry_exec(psprintf("INSERT INTO %s (name, version, run_id, model_type, blob, "
-							  "created_by) "
-							  "SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4, "
+							  "profile, created_by) "
+							  "SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4, $5::jsonb, "
 							  "(SELECT created_by FROM %s WHERE run_id = $2) "
 							  "FROM %s WHERE name = $1 RETURNING version",
 							  cs_registry_table("cs_models"),
 							  cs_registry_table("cs_runs"),
 							  cs_registry_table("cs_models")),
-					 4,
+					 5,
 					 types,
 					 values,
 					 NULL,
@@ -933,6 +986,7 @@ run_job(TrainJob *job)
 	StringInfoData metrics;
 	uint8_t       *blob;
 	size_t         bloblen;
+	char          *profile;
 	int32          version;
 	char           done[1 + sizeof(int64) + sizeof(int32)];
 
@@ -1022,6 +1076,7 @@ run_job(TrainJob *job)
 	if (job->search.active)
 		appendStringInfo(&metrics, ", \"search\": %s", job->search_json.data);
 	appendStringInfoChar(&metrics, '}');
+	profile = training_profile(m, rd.ds, &split);
 	job->seconds_evaluate = seconds_since(t);
 
 	if (cs_blob_encode(m, &blob, &bloblen, &err) != CS_OK)
@@ -1038,7 +1093,7 @@ run_job(TrainJob *job)
 
 	cs_job_report("registering", 0.95, "");
 	HOLD_INTERRUPTS();
-	version = register_model(job, m, metrics.data, rd.n_read, rd.n_skipped, blob, bloblen);
+	version = register_model(job, m, metrics.data, rd.n_read, rd.n_skipped, blob, bloblen, profile);
 	RESUME_INTERRUPTS();
 	cs_free(blob);
 	cs_model_free(m);

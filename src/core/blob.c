@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cs_core.h"
+#include "cs_mlp.h"
 #include "cs_trees.h"
 
 #define BLOB_MAGIC       "CSMB"
@@ -203,6 +204,38 @@ put_ensemble(blob_writer *w, const cs_ensemble *e)
 	}
 }
 
+/*
+ * Appends a dense network: n_layers i32, units[0..n_layers] i32, activation
+ * u8, batch_norm u8, n_params u64 and the parameters f64, n_running u64 and
+ * the running statistics f64, n_epochs i32, best_epoch i32, and per epoch the
+ * training and validation losses f64 (the learning curve).
+ */
+static void
+put_mlp(blob_writer *w, const cs_mlp *n)
+{
+	int32_t l;
+	size_t  i;
+
+	put_uint(w, (uint32_t) n->n_layers, 4);
+	for (l = 0; l <= n->n_layers; l++)
+		put_uint(w, (uint32_t) n->units[l], 4);
+	put_uint(w, (uint64_t) n->activation, 1);
+	put_uint(w, (uint64_t) n->batch_norm, 1);
+	put_uint(w, n->n_params, 8);
+	for (i = 0; i < n->n_params; i++)
+		put_f64(w, n->params[i]);
+	put_uint(w, n->n_running, 8);
+	for (i = 0; i < n->n_running; i++)
+		put_f64(w, n->running[i]);
+	put_uint(w, (uint32_t) n->n_epochs, 4);
+	put_uint(w, (uint32_t) n->best_epoch, 4);
+	for (l = 0; l < n->n_epochs; l++)
+	{
+		put_f64(w, n->train_loss[l]);
+		put_f64(w, n->valid_loss[l]);
+	}
+}
+
 /* Serialises m; *out is cs_malloc'd. */
 cs_status
 cs_blob_encode(const cs_model *m, uint8_t **out, size_t *len, cs_error *err)
@@ -215,7 +248,7 @@ cs_blob_encode(const cs_model *m, uint8_t **out, size_t *len, cs_error *err)
 	*out = NULL;
 	*len = 0;
 	if (m->type != CS_MODEL_LOGISTIC_REGRESSION && m->type != CS_MODEL_XGBOOST &&
-		m->type != CS_MODEL_RANDOM_FOREST)
+		m->type != CS_MODEL_RANDOM_FOREST && m->type != CS_MODEL_DNN)
 		return cs_fail(err, CS_ERR_INVALID, "unknown model type %d", (int) m->type);
 	put_bytes(&w, BLOB_MAGIC, 4);
 	put_uint(&w, CS_BLOB_VERSION, 2);
@@ -229,7 +262,9 @@ cs_blob_encode(const cs_model *m, uint8_t **out, size_t *len, cs_error *err)
 	put_uint(&w, m->meta.n_valid, 8);
 	put_uint(&w, m->meta.n_test, 8);
 	put_schema(&w, &m->schema);
-	if (m->type != CS_MODEL_LOGISTIC_REGRESSION)
+	if (m->type == CS_MODEL_DNN)
+		put_mlp(&w, m->u.mlp);
+	else if (m->type != CS_MODEL_LOGISTIC_REGRESSION)
 		put_ensemble(&w, m->u.ensemble);
 	else
 	{
@@ -601,6 +636,99 @@ get_ensemble(blob_reader *r, int32_t n_features, cs_model_type type, cs_ensemble
 	return 1;
 }
 
+/* Reads n doubles (finite unless nan_ok) into a cs_malloc'd array. */
+static int
+get_f64_array(blob_reader *r, size_t n, int nan_ok, double **out, const char *field)
+{
+	size_t i;
+
+	*out = NULL;
+	if (n > r->left / 8)
+		return corrupt(r, "it is truncated in %s", field);
+	*out = cs_malloc((n > 0 ? n : 1) * sizeof(double));
+	if (*out == NULL)
+	{
+		cs_fail(r->err, CS_ERR_NOMEM, "out of memory decoding the model blob");
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+	{
+		uint64_t bits;
+
+		if (!get_uint(r, 8, &bits, field))
+			return 0;
+		memcpy(&(*out)[i], &bits, sizeof(double));
+		if (!isfinite((*out)[i]) && !(nan_ok && isnan((*out)[i])))
+			return corrupt(r, "%s has a value that is not finite", field);
+	}
+	return 1;
+}
+
+/* Reads a dense network and checks it (cs_mlp_check, run by cs_model_prepare). */
+static int
+get_mlp(blob_reader *r, int32_t design_width, cs_mlp **out)
+{
+	cs_mlp  *n = cs_calloc(1, sizeof(cs_mlp));
+	uint64_t v;
+	uint64_t n_params;
+	uint64_t n_running;
+	size_t   running_expected;
+	int32_t  l;
+	double  *loss;
+
+	*out = n;
+	if (n == NULL)
+	{
+		cs_fail(r->err, CS_ERR_NOMEM, "out of memory decoding the model blob");
+		return 0;
+	}
+	if (!get_i32(r, 2, CS_MLP_MAX_HIDDEN + 1, &n->n_layers, "the layer count"))
+		return 0;
+	for (l = 0; l <= n->n_layers; l++)
+		if (!get_i32(r, 1, l == 0 ? INT32_MAX : CS_MLP_MAX_WIDTH, &n->units[l], "a layer width"))
+			return 0;
+	if (n->units[0] != design_width || n->units[n->n_layers] != 1)
+		return corrupt(r, "the network's input or output width is wrong");
+	if (!get_uint(r, 1, &v, "the activation") || v > 1)
+		return v > 1 ? corrupt(r, "the activation is %d", (int) v) : 0;
+	n->activation = (int32_t) v;
+	if (!get_uint(r, 1, &v, "the batch-norm flag") || v > 1)
+		return v > 1 ? corrupt(r, "the batch-norm flag is %d", (int) v) : 0;
+	n->batch_norm = (int32_t) v;
+	/* the counts follow from the architecture: check before allocating */
+	if (!get_uint(r, 8, &n_params, "the parameter count"))
+		return 0;
+	if (n_params != cs_mlp_count(n, &running_expected))
+		return corrupt(r, "the parameter count does not match the architecture");
+	n->n_params = (size_t) n_params;
+	if (!get_f64_array(r, n->n_params, 0, &n->params, "the parameters") ||
+		!get_uint(r, 8, &n_running, "the running statistics count"))
+		return 0;
+	if (n_running != running_expected)
+		return corrupt(r, "the running statistics count does not match the architecture");
+	n->n_running = (size_t) n_running;
+	if (!get_f64_array(r, n->n_running, 0, &n->running, "the running statistics") ||
+		!get_i32(r, 0, CS_MLP_MAX_EPOCHS, &n->n_epochs, "the epoch count") ||
+		!get_i32(r, 0, n->n_epochs, &n->best_epoch, "the best epoch") ||
+		!get_f64_array(r, 2 * (size_t) n->n_epochs, 1, &loss, "the learning curve"))
+		return 0;
+	n->train_loss = cs_malloc(sizeof(double) * (size_t) (n->n_epochs > 0 ? n->n_epochs : 1));
+	n->valid_loss = cs_malloc(sizeof(double) * (size_t) (n->n_epochs > 0 ? n->n_epochs : 1));
+	if (n->train_loss == NULL || n->valid_loss == NULL)
+	{
+		cs_free(loss);
+		cs_fail(r->err, CS_ERR_NOMEM, "out of memory decoding the model blob");
+		return 0;
+	}
+	for (l = 0; l < n->n_epochs; l++)
+	{
+		n->train_loss[l] = loss[2 * l];
+		n->valid_loss[l] = loss[2 * l + 1];
+	}
+	cs_free(loss);
+	return 1;
+}
+
 /* Checks the header: magic, version, model type, length and checksum. */
 static int
 check_header(blob_reader *r, const uint8_t *data, size_t len)
@@ -623,7 +751,7 @@ check_header(blob_reader *r, const uint8_t *data, size_t len)
 	if (version != CS_BLOB_VERSION)
 		return corrupt(r, "the format version is %d, not %d", (int) version, CS_BLOB_VERSION);
 	if (type != CS_MODEL_LOGISTIC_REGRESSION && type != CS_MODEL_XGBOOST &&
-		type != CS_MODEL_RANDOM_FOREST)
+		type != CS_MODEL_RANDOM_FOREST && type != CS_MODEL_DNN)
 		return corrupt(r, "the model type is %d", (int) type);
 	r->type = (int) type;
 	if (body_len != len - HEADER_SIZE)
@@ -653,9 +781,17 @@ cs_blob_decode(const uint8_t *data, size_t len, cs_model **out, cs_error *err)
 	m->type = (cs_model_type) r.type;
 	if (!get_meta(&r, &m->meta) || !get_schema(&r, &m->schema))
 		goto fail;
-	if (m->type == CS_MODEL_LOGISTIC_REGRESSION ?
-			!get_logreg(&r, m->schema.design_width, &m->u.logreg) :
-			!get_ensemble(&r, m->schema.n_features, m->type, &m->u.ensemble))
+	if (m->type == CS_MODEL_LOGISTIC_REGRESSION)
+	{
+		if (!get_logreg(&r, m->schema.design_width, &m->u.logreg))
+			goto fail;
+	}
+	else if (m->type == CS_MODEL_DNN)
+	{
+		if (!get_mlp(&r, m->schema.design_width, &m->u.mlp))
+			goto fail;
+	}
+	else if (!get_ensemble(&r, m->schema.n_features, m->type, &m->u.ensemble))
 		goto fail;
 	if (r.left != 0)
 	{

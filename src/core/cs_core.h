@@ -247,11 +247,13 @@ double cs_brier(const double *p, const uint8_t *y, size_t n);
 typedef enum cs_model_type
 {
 	CS_MODEL_LOGISTIC_REGRESSION = 1,
-	CS_MODEL_XGBOOST = 2,      /* histogram gradient boosting (cs_trees.h) */
-	CS_MODEL_RANDOM_FOREST = 3 /* random forest (cs_trees.h) */
+	CS_MODEL_XGBOOST = 2,       /* histogram gradient boosting (cs_trees.h) */
+	CS_MODEL_RANDOM_FOREST = 3, /* random forest (cs_trees.h) */
+	CS_MODEL_DNN = 4            /* dense neural network (cs_mlp.h) */
 } cs_model_type;
 
 struct cs_ensemble;
+struct cs_mlp;
 
 /* What a fit reports besides the model; not part of the blob. */
 typedef struct cs_fit_info
@@ -303,6 +305,7 @@ typedef struct cs_model
 	{
 		cs_logreg           logreg;
 		struct cs_ensemble *ensemble; /* xgboost, random_forest */
+		struct cs_mlp      *mlp;      /* dnn */
 	} u;
 	cs_fit_info info; /* set by cs_fit_model */
 } cs_model;

@@ -11,6 +11,7 @@
 #define CS_FIT_H
 
 #include "cs_core.h"
+#include "cs_mlp.h"
 #include "cs_trees.h"
 
 /* Hyperparameters of one fit, defaults filled in. */
@@ -22,6 +23,8 @@ typedef struct cs_train_params
 	cs_logreg_params logreg;
 	cs_gbm_params    gbm;
 	cs_forest_params forest;
+	cs_mlp_params    mlp;
+	int32_t          hidden[CS_MLP_MAX_HIDDEN + 1]; /* mlp.hidden points here */
 	/* boosting's monotone constraints by feature name, resolved by cs_fit_model */
 	int32_t       n_monotone;
 	char *const  *monotone_names;

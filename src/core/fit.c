@@ -150,6 +150,56 @@ fit_gbm(const cs_train_params *params, const cs_dataset *ds, const size_t *rows,
 	return st;
 }
 
+/* Fits a dense network on the linear design (and the validation rows' design). */
+static cs_status
+fit_mlp(const cs_train_params *params, const cs_dataset *ds, const size_t *rows, size_t n,
+		const size_t *valid, size_t n_valid, cs_progress_fn progress, void *ctx, cs_model *m,
+		cs_error *err)
+{
+	cs_mlp_params np = params->mlp;
+	double       *X = NULL;
+	double       *Xv = NULL;
+	uint8_t      *y = cs_malloc(n > 0 ? n : 1);
+	uint8_t      *yv = cs_malloc(n_valid > 0 ? n_valid : 1);
+	size_t        i;
+	cs_status     st;
+
+	np.hidden = params->hidden;
+	np.seed = params->seed;
+	m->u.mlp = cs_calloc(1, sizeof(cs_mlp));
+	if (y == NULL || yv == NULL || m->u.mlp == NULL)
+	{
+		cs_free(y);
+		cs_free(yv);
+		return cs_fail(err, CS_ERR_NOMEM, "out of memory for the network");
+	}
+	for (i = 0; i < n; i++)
+		y[i] = ds->label[rows[i]];
+	for (i = 0; i < n_valid; i++)
+		yv[i] = ds->label[valid[i]];
+	st = cs_mlp_design_rows(&m->schema, ds, rows, n, &X, err);
+	if (st == CS_OK && n_valid > 0)
+		st = cs_mlp_design_rows(&m->schema, ds, valid, n_valid, &Xv, err);
+	if (st == CS_OK)
+		st = cs_mlp_fit(X,
+						y,
+						n,
+						m->schema.design_width,
+						Xv,
+						yv,
+						n_valid,
+						&np,
+						m->u.mlp,
+						progress,
+						ctx,
+						err);
+	cs_free(X);
+	cs_free(Xv);
+	cs_free(y);
+	cs_free(yv);
+	return st;
+}
+
 /* Learns the feature schema on rows and fits the model. */
 cs_status
 cs_fit_model(const cs_train_params *params, const cs_dataset *ds, const size_t *rows, size_t n,
@@ -177,6 +227,9 @@ cs_fit_model(const cs_train_params *params, const cs_dataset *ds, const size_t *
 				break;
 			case CS_MODEL_XGBOOST:
 				st = fit_gbm(params, ds, rows, n, valid, n_valid, progress, ctx, m, err);
+				break;
+			case CS_MODEL_DNN:
+				st = fit_mlp(params, ds, rows, n, valid, n_valid, progress, ctx, m, err);
 				break;
 			default:
 				st = cs_fail(err, CS_ERR_INVALID, "unknown model type %d", (int) params->type);
@@ -206,6 +259,8 @@ cs_fit_memory(const cs_train_params *params, const cs_dataset *ds, size_t n)
 		width += ds->cols[j].kind == CS_KIND_NUMERIC ?
 					 2 :
 					 (ds->cols[j].dict ? cs_strdict_size(ds->cols[j].dict) : 0) + 1;
+	if (params->type == CS_MODEL_DNN)
+		return 8.0 * (double) n * width + cs_mlp_memory(&params->mlp, (int32_t) width, n, n);
 	if (params->type != CS_MODEL_LOGISTIC_REGRESSION)
 		/* inputs, bins, gradients and row indices per row and feature */
 		return (double) n * (8.0 * ds->n_cols + 2.0 * ds->n_cols + 32.0);

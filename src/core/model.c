@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cs_core.h"
+#include "cs_mlp.h"
 #include "cs_trees.h"
 
 /* Frees the folded coefficients. */
@@ -87,11 +88,20 @@ cs_model_prepare(cs_model *m, cs_error *err)
 	cs_status  st;
 
 	if (m->type != CS_MODEL_LOGISTIC_REGRESSION && m->type != CS_MODEL_XGBOOST &&
-		m->type != CS_MODEL_RANDOM_FOREST)
+		m->type != CS_MODEL_RANDOM_FOREST && m->type != CS_MODEL_DNN)
 		return cs_fail(err, CS_ERR_INVALID, "unknown model type %d", (int) m->type);
 	st = cs_schema_index(&m->schema, err);
 	if (st != CS_OK)
 		return st;
+	if (m->type == CS_MODEL_DNN)
+	{
+		if (m->u.mlp == NULL || m->u.mlp->units[0] != m->schema.design_width)
+			return cs_fail(err,
+						   CS_ERR_INVALID,
+						   "the network's input width does not match its schema's design");
+		st = cs_mlp_check(m->u.mlp, err);
+		return st != CS_OK ? st : cs_mlp_prepare(m->u.mlp, err);
+	}
 	if (m->type != CS_MODEL_LOGISTIC_REGRESSION)
 	{
 		/* a tree ensemble scores the inputs directly: nothing to fold */
@@ -128,6 +138,14 @@ cs_model_margin(const cs_model *m, const double *input)
 	double           margin = lr->fold_intercept;
 	int32_t          j;
 
+	if (m->type == CS_MODEL_DNN)
+	{
+		/* the log-odds of the network's probability, kept off the extremes */
+		double p = cs_mlp_predict_input(m->u.mlp, &m->schema, input);
+
+		p = p < 1e-15 ? 1e-15 : (p > 1 - 1e-15 ? 1 - 1e-15 : p);
+		return log(p / (1 - p));
+	}
 	if (m->type != CS_MODEL_LOGISTIC_REGRESSION)
 		return cs_ensemble_margin(m->u.ensemble, input);
 	for (j = 0; j < m->schema.n_features; j++)
@@ -154,6 +172,8 @@ cs_model_predict(const cs_model *m, const double *input)
 	double e;
 
 	/* a forest's probability is its mean leaf probability, not a logistic */
+	if (m->type == CS_MODEL_DNN)
+		return cs_mlp_predict_input(m->u.mlp, &m->schema, input);
 	if (m->type != CS_MODEL_LOGISTIC_REGRESSION)
 		return cs_ensemble_predict(m->u.ensemble, input);
 	z = cs_model_margin(m, input);
@@ -177,6 +197,12 @@ cs_model_free(cs_model *m)
 		cs_free(m->u.logreg.coef);
 		free_folded(&m->u.logreg);
 	}
+	else if (m->type == CS_MODEL_DNN)
+	{
+		if (m->u.mlp != NULL)
+			cs_mlp_free(m->u.mlp);
+		cs_free(m->u.mlp);
+	}
 	else if (m->u.ensemble != NULL)
 	{
 		cs_ensemble_free(m->u.ensemble);
@@ -197,6 +223,8 @@ cs_model_type_name(cs_model_type t)
 			return "xgboost";
 		case CS_MODEL_RANDOM_FOREST:
 			return "random_forest";
+		case CS_MODEL_DNN:
+			return "dnn";
 	}
 	return "unknown";
 }
