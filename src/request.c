@@ -260,16 +260,7 @@ parse_forest(Jsonb *params, CsParams *out)
 	cs_forest_params        *f = &out->forest;
 	JsonbValue              *v;
 
-	/* scikit-learn's defaults (cs_forest_params_default) */
-	memset(f, 0, sizeof(*f));
-	f->n_estimators = 100;
-	f->max_depth = 0;
-	f->min_samples_split = 2;
-	f->min_samples_leaf = 1;
-	f->max_features = CS_MAX_FEATURES_SQRT;
-	f->bootstrap = 1;
-	f->max_bin = 256;
-	f->threads = 1;
+	cs_forest_params_default(f);
 	if (params == NULL)
 		return;
 	check_known_keys(params, keys, "random_forest");

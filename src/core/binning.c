@@ -208,7 +208,8 @@ wq_combine(const wq_entry *a, size_t na, const wq_entry *b, size_t nb, wq_entry 
 	{
 		if (a->value == b->value)
 		{
-			dst[size++] = wq_make(a->rmin + b->rmin, a->rmax + b->rmax, a->wmin + b->wmin, a->value);
+			dst[size++] =
+				wq_make(a->rmin + b->rmin, a->rmax + b->rmax, a->wmin + b->wmin, a->value);
 			aprev_rmin = a->rmin + a->wmin;
 			bprev_rmin = b->rmin + b->wmin;
 			a++;
@@ -216,15 +217,15 @@ wq_combine(const wq_entry *a, size_t na, const wq_entry *b, size_t nb, wq_entry 
 		}
 		else if (a->value < b->value)
 		{
-			dst[size++] = wq_make(a->rmin + bprev_rmin, a->rmax + (b->rmax - b->wmin), a->wmin,
-								  a->value);
+			dst[size++] =
+				wq_make(a->rmin + bprev_rmin, a->rmax + (b->rmax - b->wmin), a->wmin, a->value);
 			aprev_rmin = a->rmin + a->wmin;
 			a++;
 		}
 		else
 		{
-			dst[size++] = wq_make(b->rmin + aprev_rmin, b->rmax + (a->rmax - a->wmin), b->wmin,
-								  b->value);
+			dst[size++] =
+				wq_make(b->rmin + aprev_rmin, b->rmax + (a->rmax - a->wmin), b->wmin, b->value);
 			bprev_rmin = b->rmin + b->wmin;
 			b++;
 		}
@@ -324,7 +325,8 @@ sketch_init_levels(sketch *s, size_t n)
 		return 0;
 	if (n > s->level_cap)
 	{
-		wq_entry *p = cs_realloc(s->levels, cs_mul_size(cs_mul_size(n, s->limit), sizeof(wq_entry)));
+		wq_entry *p =
+			cs_realloc(s->levels, cs_mul_size(cs_mul_size(n, s->limit), sizeof(wq_entry)));
 
 		if (p == NULL)
 			return 0;
@@ -470,8 +472,8 @@ typedef struct cut_job
 {
 	const cs_tree_data *d;
 	int32_t             max_bin;
-	int                 ranges;  /* compute lo and hi */
-	uint32_t           *keys;    /* n x n_features sort keys, column-major, row order */
+	int                 ranges;   /* compute lo and hi */
+	uint32_t           *keys;     /* n x n_features sort keys, column-major, row order */
 	sketch             *sketches; /* per thread */
 	wq_entry          **prune;    /* per thread: 2 limit entries */
 	/* per feature results, max_bin + 1 floats each */
@@ -479,8 +481,7 @@ typedef struct cut_job
 	float   *lo;
 	float   *hi;
 	float   *min_values;
-	int32_t *n_cuts;
-	int      failed;
+	int32_t *n_cuts; /* 0: out of memory */
 } cut_job;
 
 /* Fills the sort keys of one chunk of rows, every feature. */
@@ -609,20 +610,20 @@ cut_task(void *arg, size_t task, int thread)
 
 		if (!sketch_init(s, n_col, job->max_bin))
 		{
-			job->failed = 1;
+			job->n_cuts[j] = 0;
 			return;
 		}
 		for (i = 0; i < n; i++)
 			if (col[i] != KEY_MISSING && !sketch_push(s, col[i]))
 			{
-				job->failed = 1;
+				job->n_cuts[j] = 0;
 				return;
 			}
 		size = sketch_summary(s);
 		t = cs_realloc(job->prune[thread], cs_mul_size(2 * s->limit, sizeof(wq_entry)));
 		if (t == NULL)
 		{
-			job->failed = 1;
+			job->n_cuts[j] = 0;
 			return;
 		}
 		job->prune[thread] = t;
@@ -692,8 +693,9 @@ cs_bin_cuts_learn(const cs_tree_data *d, int32_t max_bin, int ranges, cs_pool *p
 		goto nomem;
 	cs_pool_run(pool, (d->n + ROW_CHUNK - 1) / ROW_CHUNK, key_task, &job);
 	cs_pool_run(pool, nf, cut_task, &job);
-	if (job.failed)
-		goto nomem;
+	for (j = 0; j < nf; j++)
+		if (job.n_cuts[j] == 0)
+			goto nomem;
 
 	out->n_features = d->n_features;
 	for (j = 0; j < nf; j++)
@@ -734,7 +736,10 @@ cs_bin_cuts_learn(const cs_tree_data *d, int32_t max_bin, int ranges, cs_pool *p
 
 nomem:
 	free_cut_job(&job, threads);
-	return cs_fail(err, CS_ERR_NOMEM, "out of memory binning %zu rows of %d features", d->n,
+	return cs_fail(err,
+				   CS_ERR_NOMEM,
+				   "out of memory binning %zu rows of %d features",
+				   d->n,
 				   (int) d->n_features);
 }
 
@@ -799,7 +804,30 @@ typedef struct bin_job
 	const cs_bin_cuts  *c;
 	const cs_tree_data *d;
 	cs_bin_matrix      *m;
+	uint8_t            *missing; /* per chunk and feature: a NaN was seen */
 } bin_job;
+
+/* Notes which features have a missing value in one chunk of rows. */
+static void
+missing_task(void *arg, size_t task, int thread)
+{
+	bin_job            *job = arg;
+	const cs_tree_data *d = job->d;
+	uint8_t            *seen = job->missing + task * (size_t) d->n_features;
+	size_t              from = task * ROW_CHUNK;
+	size_t              to = from + ROW_CHUNK < d->n ? from + ROW_CHUNK : d->n;
+	int32_t             j;
+	size_t              i;
+
+	(void) thread;
+	for (i = from; i < to; i++)
+	{
+		const double *x = d->x + i * d->row_stride;
+
+		for (j = 0; j < d->n_features; j++)
+			seen[j] |= isnan(x[(size_t) j * d->col_stride]) != 0;
+	}
+}
 
 /* Bins one chunk of rows, every feature. */
 static void
@@ -810,8 +838,9 @@ bin_task(void *arg, size_t task, int thread)
 	cs_bin_matrix      *m = job->m;
 	size_t              from = task * ROW_CHUNK;
 	size_t              to = from + ROW_CHUNK < d->n ? from + ROW_CHUNK : d->n;
-	int32_t             j;
-	size_t              i;
+	/* element (i, j) at data + i * row_step + offset[j] */
+	int32_t j;
+	size_t  i;
 
 	(void) thread;
 	for (j = 0; j < d->n_features; j++)
@@ -819,48 +848,49 @@ bin_task(void *arg, size_t task, int thread)
 		const float  *cuts = job->c->values + job->c->ptr[j];
 		uint32_t      nb = job->c->ptr[j + 1] - job->c->ptr[j];
 		const double *x = d->x + (size_t) j * d->col_stride;
+		uint8_t      *base = m->data + m->offset[j];
+		size_t        step = m->row_major ? m->row_bytes : m->width[j];
 
-		if (m->width[j] == 1)
+		for (i = from; i < to; i++)
 		{
-			uint8_t *col = m->data + m->offset[j];
+			double   v = x[i * d->row_stride];
+			uint32_t b = isnan(v) ? nb : search_bin(cuts, nb, (float) v);
 
-			for (i = from; i < to; i++)
+			if (m->width[j] == 1)
+				base[i * step] = (uint8_t) b;
+			else
 			{
-				double v = x[i * d->row_stride];
+				uint16_t b16 = (uint16_t) b;
 
-				col[i] = (uint8_t) (isnan(v) ? nb : search_bin(cuts, nb, (float) v));
-			}
-		}
-		else
-		{
-			uint16_t *col = (uint16_t *) (m->data + m->offset[j]);
-
-			for (i = from; i < to; i++)
-			{
-				double v = x[i * d->row_stride];
-
-				col[i] = (uint16_t) (isnan(v) ? nb : search_bin(cuts, nb, (float) v));
+				memcpy(base + i * step, &b16, sizeof(b16));
 			}
 		}
 	}
 }
 
-/* Bins the rows of d with the cuts c. */
+/* Bins the rows of d with the cuts c, column-major or row-major. */
 cs_status
-cs_bin_matrix_build(const cs_bin_cuts *c, const cs_tree_data *d, cs_pool *pool, cs_bin_matrix *out,
-					cs_error *err)
+cs_bin_matrix_build(const cs_bin_cuts *c, const cs_tree_data *d, int row_major, cs_pool *pool,
+					cs_bin_matrix *out, cs_error *err)
 {
 	bin_job job;
 	size_t  nf = (size_t) (d->n_features > 0 ? d->n_features : 0);
+	size_t  chunks = (d->n + ROW_CHUNK - 1) / ROW_CHUNK;
 	size_t  bytes = 0;
+	uint8_t wide = 1;
 	size_t  j;
+	size_t  k;
 
 	memset(out, 0, sizeof(*out));
 	if (d->n_features != c->n_features)
-		return cs_fail(err, CS_ERR_INVALID, "the data have %d features, the cuts %d",
-					   (int) d->n_features, (int) c->n_features);
+		return cs_fail(err,
+					   CS_ERR_INVALID,
+					   "the data have %d features, the cuts %d",
+					   (int) d->n_features,
+					   (int) c->n_features);
 	out->n_rows = d->n;
 	out->n_features = d->n_features;
+	out->row_major = row_major ? 1 : 0;
 	out->width = cs_malloc(nf > 0 ? nf : 1);
 	out->offset = cs_malloc(cs_mul_size(nf > 0 ? nf : 1, sizeof(size_t)));
 	if (out->width == NULL || out->offset == NULL)
@@ -868,16 +898,46 @@ cs_bin_matrix_build(const cs_bin_cuts *c, const cs_tree_data *d, cs_pool *pool, 
 		cs_bin_matrix_free(out);
 		return cs_fail(err, CS_ERR_NOMEM, "out of memory binning %zu rows", d->n);
 	}
+	/* a column needs room for the missing bin only when it has a missing value */
+	job.missing = cs_calloc(chunks > 0 ? chunks : 1, nf > 0 ? nf : 1);
+	if (job.missing == NULL)
+	{
+		cs_bin_matrix_free(out);
+		return cs_fail(err, CS_ERR_NOMEM, "out of memory binning %zu rows", d->n);
+	}
+	job.d = d;
+	cs_pool_run(pool, chunks, missing_task, &job);
 	for (j = 0; j < nf; j++)
 	{
-		size_t nb = c->ptr[j + 1] - c->ptr[j];
+		uint8_t missing = 0;
 
-		out->width[j] = nb + 1 <= 256 ? 1 : 2;
-		/* columns start on 64-byte boundaries */
-		out->offset[j] = bytes;
-		bytes += cs_mul_size(d->n, out->width[j]);
-		bytes = bytes > SIZE_MAX - 64 ? SIZE_MAX : (bytes + 63) & ~(size_t) 63;
+		for (k = 0; k < chunks; k++)
+			missing |= job.missing[k * nf + j];
+		out->width[j] = c->ptr[j + 1] - c->ptr[j] + missing <= 256 ? 1 : 2;
+		if (out->width[j] == 2)
+			wide = 2;
 	}
+	cs_free(job.missing);
+	job.missing = NULL;
+	if (row_major)
+	{
+		/* one width for the whole row */
+		for (j = 0; j < nf; j++)
+		{
+			out->width[j] = wide;
+			out->offset[j] = j * wide;
+		}
+		out->row_bytes = nf * wide;
+		bytes = cs_mul_size(d->n, out->row_bytes);
+	}
+	else
+		for (j = 0; j < nf; j++)
+		{
+			/* columns start on 64-byte boundaries */
+			out->offset[j] = bytes;
+			bytes += cs_mul_size(d->n, out->width[j]);
+			bytes = bytes > SIZE_MAX - 64 ? SIZE_MAX : (bytes + 63) & ~(size_t) 63;
+		}
 	out->data = cs_malloc(bytes);
 	if (out->data == NULL)
 	{
@@ -885,9 +945,84 @@ cs_bin_matrix_build(const cs_bin_cuts *c, const cs_tree_data *d, cs_pool *pool, 
 		return cs_fail(err, CS_ERR_NOMEM, "out of memory binning %zu rows", d->n);
 	}
 	job.c = c;
-	job.d = d;
 	job.m = out;
-	cs_pool_run(pool, (d->n + ROW_CHUNK - 1) / ROW_CHUNK, bin_task, &job);
+	cs_pool_run(pool, chunks, bin_task, &job);
+	return CS_OK;
+}
+
+typedef struct transpose_job
+{
+	const cs_bin_matrix *cols;
+	cs_bin_matrix       *rows;
+} transpose_job;
+
+/* Copies one chunk of rows from the columns into the rows. */
+static void
+transpose_task(void *arg, size_t task, int thread)
+{
+	transpose_job       *job = arg;
+	const cs_bin_matrix *c = job->cols;
+	cs_bin_matrix       *r = job->rows;
+	size_t               from = task * ROW_CHUNK;
+	size_t               to = from + ROW_CHUNK < c->n_rows ? from + ROW_CHUNK : c->n_rows;
+	int32_t              j;
+	size_t               i;
+
+	(void) thread;
+	for (j = 0; j < c->n_features; j++)
+	{
+		const uint8_t *src = c->data + c->offset[j];
+		uint8_t       *dst = r->data + r->offset[j];
+
+		if (r->width[j] == 1)
+			for (i = from; i < to; i++)
+				dst[i * r->row_bytes] = src[i];
+		else if (c->width[j] == 1)
+			for (i = from; i < to; i++)
+			{
+				uint16_t b16 = src[i];
+
+				memcpy(dst + i * r->row_bytes, &b16, sizeof(b16));
+			}
+		else
+			for (i = from; i < to; i++)
+				memcpy(dst + i * r->row_bytes, src + 2 * i, 2);
+	}
+}
+
+/* The row-major copy of a column-major matrix (every bin at the widest width). */
+cs_status
+cs_bin_matrix_rows(const cs_bin_matrix *cols, cs_pool *pool, cs_bin_matrix *out, cs_error *err)
+{
+	transpose_job job;
+	size_t        nf = (size_t) (cols->n_features > 0 ? cols->n_features : 0);
+	uint8_t       wide = 1;
+	size_t        j;
+
+	memset(out, 0, sizeof(*out));
+	out->n_rows = cols->n_rows;
+	out->n_features = cols->n_features;
+	out->row_major = 1;
+	for (j = 0; j < nf; j++)
+		if (cols->width[j] == 2)
+			wide = 2;
+	out->width = cs_malloc(nf > 0 ? nf : 1);
+	out->offset = cs_malloc(cs_mul_size(nf > 0 ? nf : 1, sizeof(size_t)));
+	out->row_bytes = nf * wide;
+	out->data = cs_malloc(cs_mul_size(cols->n_rows, out->row_bytes));
+	if (out->width == NULL || out->offset == NULL || out->data == NULL)
+	{
+		cs_bin_matrix_free(out);
+		return cs_fail(err, CS_ERR_NOMEM, "out of memory binning %zu rows", cols->n_rows);
+	}
+	for (j = 0; j < nf; j++)
+	{
+		out->width[j] = wide;
+		out->offset[j] = j * wide;
+	}
+	job.cols = cols;
+	job.rows = out;
+	cs_pool_run(pool, (cols->n_rows + ROW_CHUNK - 1) / ROW_CHUNK, transpose_task, &job);
 	return CS_OK;
 }
 
@@ -907,21 +1042,35 @@ cs_bin_matrix_free(cs_bin_matrix *m)
 uint32_t
 cs_bin_get(const cs_bin_matrix *m, int32_t j, size_t row)
 {
+	const uint8_t *p = m->data + m->offset[j] + row * (m->row_major ? m->row_bytes : m->width[j]);
+	uint16_t       b16;
+
 	if (m->width[j] == 1)
-		return m->data[m->offset[j] + row];
-	return ((const uint16_t *) (m->data + m->offset[j]))[row];
+		return *p;
+	memcpy(&b16, p, sizeof(b16));
+	return b16;
 }
 
 /* ------------------------------------------------------------ histograms */
 
-/* Adds the ordered gradients gh of rows to the histogram of feature j. */
+/* Adds the ordered gradients gh of rows to the histogram of feature j (column-major). */
 void
-cs_hist_accumulate(const cs_bin_matrix *m, int32_t j, const uint32_t *rows,
-				   const cs_grad_pair *gh, size_t n, cs_hist_bin *hist)
+cs_hist_accumulate(const cs_bin_matrix *m, int32_t j, const uint32_t *rows, const cs_grad_pair *gh,
+				   size_t n, cs_hist_bin *hist)
 {
 	size_t k;
 
-	if (m->width[j] == 1)
+	if (m->row_major)
+	{
+		for (k = 0; k < n; k++)
+		{
+			cs_hist_bin *b = &hist[cs_bin_get(m, j, rows[k])];
+
+			b->g += gh[k].g;
+			b->h += gh[k].h;
+		}
+	}
+	else if (m->width[j] == 1)
 	{
 		const uint8_t *col = m->data + m->offset[j];
 
@@ -943,6 +1092,62 @@ cs_hist_accumulate(const cs_bin_matrix *m, int32_t j, const uint32_t *rows,
 
 			b->g += gh[k].g;
 			b->h += gh[k].h;
+		}
+	}
+}
+
+#define PREFETCH_AHEAD 16
+
+/* Adds the ordered gradients of rows to every feature's histogram (row-major m). */
+void
+cs_hist_accumulate_rows(const cs_bin_matrix *m, const uint32_t *hist_off, const uint32_t *rows,
+						const cs_grad_pair *gh, size_t n, cs_hist_bin *hist)
+{
+	int32_t nf = m->n_features;
+	size_t  stride = m->row_bytes;
+	size_t  k;
+	int32_t j;
+
+	if (m->width[0] == 1)
+	{
+		for (k = 0; k < n; k++)
+		{
+			const uint8_t *rb = m->data + (size_t) rows[k] * stride;
+			double         g = gh[k].g;
+			double         h = gh[k].h;
+
+#if defined(__GNUC__)
+			if (k + PREFETCH_AHEAD < n)
+				__builtin_prefetch(m->data + (size_t) rows[k + PREFETCH_AHEAD] * stride);
+#endif
+			for (j = 0; j < nf; j++)
+			{
+				cs_hist_bin *b = &hist[hist_off[j] + rb[j]];
+
+				b->g += g;
+				b->h += h;
+			}
+		}
+	}
+	else
+	{
+		for (k = 0; k < n; k++)
+		{
+			const uint16_t *rb = (const uint16_t *) (m->data + (size_t) rows[k] * stride);
+			double          g = gh[k].g;
+			double          h = gh[k].h;
+
+#if defined(__GNUC__)
+			if (k + PREFETCH_AHEAD < n)
+				__builtin_prefetch(m->data + (size_t) rows[k + PREFETCH_AHEAD] * stride);
+#endif
+			for (j = 0; j < nf; j++)
+			{
+				cs_hist_bin *b = &hist[hist_off[j] + rb[j]];
+
+				b->g += g;
+				b->h += h;
+			}
 		}
 	}
 }

@@ -527,9 +527,9 @@ get_logreg(blob_reader *r, int32_t design_width, cs_logreg *lr)
 	return 1;
 }
 
-/* Reads a float's bits; finite unless nan_ok. */
+/* Reads a float's bits; finite, or infinite when inf_ok (never NaN). */
 static int
-get_f32(blob_reader *r, float *v, const char *field)
+get_f32_inf(blob_reader *r, float *v, int inf_ok, const char *field)
 {
 	uint64_t bits;
 	uint32_t b32;
@@ -538,9 +538,16 @@ get_f32(blob_reader *r, float *v, const char *field)
 		return 0;
 	b32 = (uint32_t) bits;
 	memcpy(v, &b32, sizeof(*v));
-	if (!isfinite(*v))
+	if (isnan(*v) || (!inf_ok && isinf(*v)))
 		return corrupt(r, "%s is not finite", field);
 	return 1;
+}
+
+/* Reads a finite float. */
+static int
+get_f32(blob_reader *r, float *v, const char *field)
+{
+	return get_f32_inf(r, v, 0, field);
 }
 
 /* Reads one tree node (fields checked against the tree by cs_ensemble_check). */
@@ -551,7 +558,7 @@ get_node(blob_reader *r, int64_t k, cs_tree_node *nd)
 	char     field[64];
 
 	snprintf(field, sizeof(field), "node %lld", (long long) k);
-	if (!get_i32(r, -1, INT32_MAX, &nd->feature, field) || !get_f32(r, &nd->threshold, field) ||
+	if (!get_i32(r, -1, INT32_MAX, &nd->feature, field) || !get_f32_inf(r, &nd->threshold, 1, field) ||
 		!get_i32(r, -1, INT32_MAX, &nd->left, field) ||
 		!get_i32(r, -1, INT32_MAX, &nd->right, field) || !get_uint(r, 1, &dl, field) ||
 		!get_f32(r, &nd->gain, field) || !get_f64(r, 0, &nd->value, field) ||

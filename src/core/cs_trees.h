@@ -68,8 +68,9 @@ void cs_tree_data_rows(cs_tree_data *d, const double *inputs, size_t n, int32_t 
  * holds the values below c[0], bin b the values in [c[b - 1], c[b]), and the
  * last bin everything from c[n_bins - 2] up.  Bin n_bins(j) is reserved for
  * missing values.  lo and hi give, per bin, the smallest and largest training
- * value it holds (the forest splits halfway between them).  All values are
- * single precision, like XGBoost's: a value is compared as (float) x.
+ * value it holds (NaN for none), when asked for: the forest splits halfway
+ * between them.  All values are single precision, like XGBoost's: a value is
+ * compared as (float) x.
  */
 typedef struct cs_bin_cuts
 {
@@ -90,22 +91,31 @@ int32_t   cs_bin_count(const cs_bin_cuts *c, int32_t j);
 uint32_t cs_bin_of(const cs_bin_cuts *c, int32_t j, double x);
 
 /*
- * Binned inputs, column-major: feature j's column starts at data + offset[j]
- * and holds n_rows bins of width[j] bytes (1 when n_bins(j) + 1 <= 256, else 2).
+ * Binned inputs.  Column-major: feature j's column starts at data + offset[j]
+ * and holds n_rows bins of width[j] bytes: 1 when its bins fit a byte (the
+ * missing bin counting only when the data have a missing value there), else
+ * 2.  Row-major: row i starts at data + i * row_bytes, feature j at offset[j]
+ * in it, every feature of the widest width.  Two-byte bins are uint16 in the
+ * machine's byte order (the matrix is never stored).
  */
 typedef struct cs_bin_matrix
 {
 	size_t   n_rows;
 	int32_t  n_features;
+	int32_t  row_major;
 	uint8_t *width;
 	size_t  *offset;
+	size_t   row_bytes;
 	uint8_t *data;
 } cs_bin_matrix;
 
-cs_status cs_bin_matrix_build(const cs_bin_cuts *c, const cs_tree_data *d, cs_pool *pool,
-							  cs_bin_matrix *out, cs_error *err);
-void      cs_bin_matrix_free(cs_bin_matrix *m);
-uint32_t  cs_bin_get(const cs_bin_matrix *m, int32_t j, size_t row);
+cs_status cs_bin_matrix_build(const cs_bin_cuts *c, const cs_tree_data *d, int row_major,
+							  cs_pool *pool, cs_bin_matrix *out, cs_error *err);
+/* The row-major copy of a column-major matrix. */
+cs_status
+cs_bin_matrix_rows(const cs_bin_matrix *cols, cs_pool *pool, cs_bin_matrix *out, cs_error *err);
+void     cs_bin_matrix_free(cs_bin_matrix *m);
+uint32_t cs_bin_get(const cs_bin_matrix *m, int32_t j, size_t row);
 
 /* Gradient histograms (exposed for the unit tests). */
 typedef struct cs_grad_pair
@@ -126,9 +136,15 @@ typedef struct cs_hist_bin
  */
 void cs_hist_accumulate(const cs_bin_matrix *m, int32_t j, const uint32_t *rows,
 						const cs_grad_pair *gh, size_t n, cs_hist_bin *hist);
+/*
+ * Row-major m: adds gh[k] to the histograms of every feature at once; feature
+ * j's bins start at hist + hist_off[j].
+ */
+void cs_hist_accumulate_rows(const cs_bin_matrix *m, const uint32_t *hist_off, const uint32_t *rows,
+							 const cs_grad_pair *gh, size_t n, cs_hist_bin *hist);
 /* out = parent - child, entry by entry: the sibling's histogram. */
-void cs_hist_subtract(const cs_hist_bin *parent, const cs_hist_bin *child, cs_hist_bin *out,
-					  size_t n);
+void
+cs_hist_subtract(const cs_hist_bin *parent, const cs_hist_bin *child, cs_hist_bin *out, size_t n);
 
 /* ---------------------------------------------------------------- trees */
 
@@ -164,9 +180,9 @@ typedef struct cs_ensemble
 	int32_t          n_features;
 	int32_t          n_trees;
 	int64_t          n_nodes;
-	int64_t         *tree_start; /* n_trees + 1: tree t is nodes[tree_start[t] .. tree_start[t+1]) */
-	cs_tree_node    *nodes;
-	double           base_score; /* boosting: the initial probability (XGBoost's base_score) */
+	int64_t      *tree_start; /* n_trees + 1: tree t is nodes[tree_start[t] .. tree_start[t+1]) */
+	cs_tree_node *nodes;
+	double        base_score; /* boosting: the initial probability (XGBoost's base_score) */
 } cs_ensemble;
 
 /* Checks structure, indices and values (for a decoded blob): CS_ERR_CORRUPT. */
@@ -203,23 +219,23 @@ typedef enum cs_gbm_metric
 /* Names and defaults of XGBoost 1.7 (cs_gbm_params_default). */
 typedef struct cs_gbm_params
 {
-	int32_t       n_estimators;     /* 100 */
-	double        learning_rate;    /* 0.3 (eta) */
-	int32_t       max_depth;        /* 6, 1..30 */
-	double        min_child_weight; /* 1 */
-	double        reg_lambda;       /* 1 */
-	double        reg_alpha;        /* 0 */
-	double        gamma;            /* 0 (min_split_loss) */
-	double        subsample;        /* 1 */
-	double        colsample_bytree; /* 1 */
-	int32_t       max_bin;          /* 256 */
-	double        scale_pos_weight; /* 1 */
-	double        base_score;       /* 0.5 */
+	int32_t       n_estimators;          /* 100 */
+	double        learning_rate;         /* 0.3 (eta) */
+	int32_t       max_depth;             /* 6, 1..30 */
+	double        min_child_weight;      /* 1 */
+	double        reg_lambda;            /* 1 */
+	double        reg_alpha;             /* 0 */
+	double        gamma;                 /* 0 (min_split_loss) */
+	double        subsample;             /* 1 */
+	double        colsample_bytree;      /* 1 */
+	int32_t       max_bin;               /* 256 */
+	double        scale_pos_weight;      /* 1 */
+	double        base_score;            /* 0.5 */
 	const int8_t *monotone_constraints;  /* NULL, or n_features of +1, -1, 0 */
 	int32_t       early_stopping_rounds; /* 0: off; needs validation data */
 	cs_gbm_metric eval_metric;           /* logloss */
 	uint64_t      seed;
-	int32_t       threads;         /* 1 */
+	int32_t       threads;          /* 1 */
 	int32_t       hist_subtraction; /* 1; 0 builds every histogram (tests) */
 } cs_gbm_params;
 

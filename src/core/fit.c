@@ -150,6 +150,44 @@ fit_gbm(const cs_train_params *params, const cs_dataset *ds, const size_t *rows,
 	return st;
 }
 
+/* Fits a random forest on the scoring inputs. */
+static cs_status
+fit_forest(const cs_train_params *params, const cs_dataset *ds, const size_t *rows, size_t n,
+		   cs_progress_fn progress, void *ctx, cs_model *m, cs_error *err)
+{
+	cs_forest_params f = params->forest;
+	cs_forest_result res;
+	cs_tree_data     train;
+	double          *x = NULL;
+	uint8_t         *y = NULL;
+	cs_status        st;
+
+	memset(&res, 0, sizeof(res));
+	f.seed = params->seed;
+	f.threads = params->threads > 0 ? params->threads : 1;
+	st = tree_inputs(m, ds, rows, n, &x, &y, &train, err);
+	if (st == CS_OK)
+		st = cs_forest_params_check(&f, m->schema.n_features, err);
+	if (st == CS_OK)
+		st = cs_forest_train(&f, &train, progress, ctx, &res, err);
+	if (st == CS_OK)
+	{
+		m->u.ensemble = cs_malloc(sizeof(cs_ensemble));
+		if (m->u.ensemble == NULL)
+			st = cs_fail(err, CS_ERR_NOMEM, "out of memory for the forest");
+		else
+		{
+			*m->u.ensemble = res.model;
+			memset(&res.model, 0, sizeof(res.model));
+			m->info.oob_auc = res.oob_auc;
+		}
+	}
+	cs_forest_result_free(&res);
+	cs_free(x);
+	cs_free(y);
+	return st;
+}
+
 /* Fits a dense network on the linear design (and the validation rows' design). */
 static cs_status
 fit_mlp(const cs_train_params *params, const cs_dataset *ds, const size_t *rows, size_t n,
@@ -230,6 +268,9 @@ cs_fit_model(const cs_train_params *params, const cs_dataset *ds, const size_t *
 				break;
 			case CS_MODEL_DNN:
 				st = fit_mlp(params, ds, rows, n, valid, n_valid, progress, ctx, m, err);
+				break;
+			case CS_MODEL_RANDOM_FOREST:
+				st = fit_forest(params, ds, rows, n, progress, ctx, m, err);
 				break;
 			default:
 				st = cs_fail(err, CS_ERR_INVALID, "unknown model type %d", (int) params->type);

@@ -9,9 +9,9 @@
  * Each round fits one tree to the second-order expansion of the logistic loss
  * at the current margins: per row g = p - y and h = max(p (1 - p), 1e-16),
  * both times scale_pos_weight for a positive row, in single precision.  A
- * node with sums G, H has the weight w = -T(G) / (H + lambda), T the L1
- * soft-threshold by alpha (0 when H < min_child_weight), and a split's loss
- * change is
+ * node with sums G, H has the weight w = -T(G) / (H + lambda), where T is the
+ * L1 soft-threshold by alpha (w = 0 when H < min_child_weight), and a split's
+ * loss change is
  *
  *     G_L^2 / (H_L + lambda) + G_R^2 / (H_R + lambda) - G^2 / (H + lambda)
  *
@@ -34,9 +34,16 @@
  * children only the one with fewer rows has its histogram built; the other's
  * is the parent's minus it.
  *
- * Parallel work is split in tasks that each write their own output: a
- * (node, feature) histogram or split search, a block of rows.  Results are
- * therefore identical for any thread count.
+ * The bins are kept twice.  Histograms read every feature of a row, so they
+ * read a row-major copy: one cache line per row however deep the node.  The
+ * partition reads one feature of each row, so it reads the column-major
+ * copy, which near the root is a sequential scan.
+ *
+ * Parallel work is split in tasks that each write their own output: the
+ * histogram of a block of a node's rows (at most HIST_BLOCK rows; a node's
+ * blocks are then summed in block order), a (node, feature) subtraction or
+ * split search, a block of rows to partition or score.  Block boundaries
+ * depend on the data only, so results are identical for any thread count.
  */
 #include <float.h>
 #include <math.h>
@@ -45,11 +52,13 @@
 
 #include "cs_trees.h"
 
-#define ROW_CHUNK   16384 /* rows per gradient or margin task */
-#define PART_BLOCK  16384 /* rows per partition task */
-#define MAX_DEPTH   30
-#define RT_EPS      1e-6f /* XGBoost's kRtEps */
-#define SPLIT_NONE  (-1)
+#define ROW_CHUNK      16384 /* rows per gradient or margin task */
+#define PART_BLOCK     16384 /* rows per partition task */
+#define HIST_BLOCK     65536 /* rows per histogram task */
+#define PREFETCH_AHEAD 16    /* rows ahead whose bins are prefetched */
+#define MAX_DEPTH      30
+#define RT_EPS         1e-6f /* XGBoost's kRtEps */
+#define SPLIT_NONE     (-1)
 
 /* A split candidate (XGBoost's SplitEntry). */
 typedef struct gbm_split
@@ -91,6 +100,23 @@ typedef struct part_block
 	size_t  dst_right;
 } part_block;
 
+/* A block of a node's rows whose histogram one task builds. */
+typedef struct hist_block
+{
+	int32_t node;
+	size_t  begin;
+	size_t  end;
+	int64_t partial; /* its partial histogram, or -1: straight into the node's */
+} hist_block;
+
+/* A node built from several blocks: its partials are summed in block order. */
+typedef struct hist_multi
+{
+	int32_t node;
+	int64_t first; /* first partial */
+	int32_t count;
+} hist_multi;
+
 /* A range of rows of one leaf, for the margin update. */
 typedef struct leaf_chunk
 {
@@ -118,7 +144,8 @@ typedef struct gbm
 	size_t        n;
 	int32_t       nf;
 	cs_bin_cuts   cuts;
-	cs_bin_matrix bins;
+	cs_bin_matrix bins;     /* row-major: histograms read whole rows */
+	cs_bin_matrix cols;     /* column-major: the partition reads one feature */
 	uint32_t     *hist_off; /* per feature: its first entry in a node histogram */
 	size_t        hist_size;
 
@@ -149,6 +176,15 @@ typedef struct gbm
 	int32_t     *search; /* nodes whose splits are searched */
 	int32_t      n_search;
 	int32_t     *build; /* per searched pair: the child whose histogram is built */
+	int32_t      n_build;
+	hist_block  *hblocks;
+	size_t       n_hblocks;
+	size_t       cap_hblocks;
+	hist_multi  *multi;
+	size_t       n_multi;
+	size_t       cap_multi;
+	cs_hist_bin *partials;
+	size_t       cap_partials;
 	gbm_split   *cands; /* n_search x n_feats */
 	size_t       cap_cands;
 	part_block  *blocks;
@@ -232,8 +268,11 @@ cs_gbm_params_check(const cs_gbm_params *p, int32_t n_features, cs_error *err)
 		return cs_fail(err, CS_ERR_INVALID, "threads must be between 1 and 1024");
 	for (j = 0; p->monotone_constraints != NULL && j < n_features; j++)
 		if (p->monotone_constraints[j] < -1 || p->monotone_constraints[j] > 1)
-			return cs_fail(err, CS_ERR_INVALID, "monotone constraint %d of feature %d is not -1, 0 or 1",
-						   (int) p->monotone_constraints[j], (int) j);
+			return cs_fail(err,
+						   CS_ERR_INVALID,
+						   "monotone constraint %d of feature %d is not -1, 0 or 1",
+						   (int) p->monotone_constraints[j],
+						   (int) j);
 	return CS_OK;
 }
 
@@ -426,14 +465,14 @@ split_is_valid(const gbm *b, const gbm_node *nd)
 static void
 gradient_task(void *arg, size_t task, int thread)
 {
-	gbm          *b = arg;
+	gbm           *b = arg;
 	const uint8_t *y = b->train->y;
-	size_t        from = task * ROW_CHUNK;
-	size_t        to = from + ROW_CHUNK < b->n ? from + ROW_CHUNK : b->n;
-	double        sg = 0.0;
-	double        sh = 0.0;
-	cs_rng        rng;
-	size_t        i;
+	size_t         from = task * ROW_CHUNK;
+	size_t         to = from + ROW_CHUNK < b->n ? from + ROW_CHUNK : b->n;
+	double         sg = 0.0;
+	double         sh = 0.0;
+	cs_rng         rng;
+	size_t         i;
 
 	(void) thread;
 	if (b->p->subsample < 1.0)
@@ -464,36 +503,62 @@ gradient_task(void *arg, size_t task, int thread)
 	b->chunk_sums[2 * task + 1] = sh;
 }
 
-/* Builds one (node, feature) histogram directly from the node's rows. */
+/* Builds the histogram of one block of a node's rows, every feature. */
 static void
-build_task(void *arg, size_t task, int thread)
+block_task(void *arg, size_t task, int thread)
 {
-	gbm            *b = arg;
-	size_t          pair = task / (size_t) b->n_feats;
-	int32_t         j = b->feats[task % (size_t) b->n_feats];
-	int32_t         node = b->build[pair];
-	const gbm_node *nd = &b->gn[node];
-	cs_hist_bin    *hist = b->hist_next + (size_t) nd->slot * b->hist_size + b->hist_off[j];
+	gbm              *b = arg;
+	const hist_block *blk = &b->hblocks[task];
+	cs_hist_bin      *hist = blk->partial >= 0 ?
+								 b->partials + (size_t) blk->partial * b->hist_size :
+								 b->hist_next + (size_t) b->gn[blk->node].slot * b->hist_size;
 
 	(void) thread;
-	memset(hist, 0, (size_t) (cs_bin_count(&b->cuts, j) + 1) * sizeof(cs_hist_bin));
-	cs_hist_accumulate(&b->bins,
-					   j,
-					   b->rows + nd->begin,
-					   b->gh + nd->begin,
-					   nd->end - nd->begin,
-					   hist);
+	memset(hist, 0, b->hist_size * sizeof(cs_hist_bin));
+	cs_hist_accumulate_rows(&b->bins,
+							b->hist_off,
+							b->rows + blk->begin,
+							b->gh + blk->begin,
+							blk->end - blk->begin,
+							hist);
+}
+
+/* Sums a node's partial histograms of one feature, in block order. */
+static void
+reduce_task(void *arg, size_t task, int thread)
+{
+	gbm              *b = arg;
+	const hist_multi *mu = &b->multi[task / (size_t) b->n_feats];
+	int32_t           j = b->feats[task % (size_t) b->n_feats];
+	size_t            off = b->hist_off[j];
+	size_t            len = (size_t) cs_bin_count(&b->cuts, j) + 1;
+	cs_hist_bin      *out = b->hist_next + (size_t) b->gn[mu->node].slot * b->hist_size + off;
+	int32_t           k;
+	size_t            i;
+
+	(void) thread;
+	memcpy(out, b->partials + (size_t) mu->first * b->hist_size + off, len * sizeof(cs_hist_bin));
+	for (k = 1; k < mu->count; k++)
+	{
+		const cs_hist_bin *part = b->partials + (size_t) (mu->first + k) * b->hist_size + off;
+
+		for (i = 0; i < len; i++)
+		{
+			out[i].g += part[i].g;
+			out[i].h += part[i].h;
+		}
+	}
 }
 
 /* The sibling of a built child: the parent's histogram minus the child's. */
 static void
 subtract_task(void *arg, size_t task, int thread)
 {
-	gbm            *b = arg;
-	size_t          pair = task / (size_t) b->n_feats;
-	int32_t         j = b->feats[task % (size_t) b->n_feats];
-	int32_t         built = b->build[pair];
-	int32_t         other = built == b->search[2 * pair] ? b->search[2 * pair + 1] : b->search[2 * pair];
+	gbm    *b = arg;
+	size_t  pair = task / (size_t) b->n_feats;
+	int32_t j = b->feats[task % (size_t) b->n_feats];
+	int32_t built = b->build[pair];
+	int32_t other = built == b->search[2 * pair] ? b->search[2 * pair + 1] : b->search[2 * pair];
 	const gbm_node *parent = &b->gn[b->level[pair]];
 	size_t          off = b->hist_off[j];
 	size_t          len = (size_t) cs_bin_count(&b->cuts, j) + 1;
@@ -527,28 +592,33 @@ search_task(void *arg, size_t task, int thread)
 static void
 partition_task(void *arg, size_t task, int thread)
 {
-	gbm          *b = arg;
-	part_block   *blk = &b->blocks[task];
+	gbm            *b = arg;
+	part_block     *blk = &b->blocks[task];
 	const gbm_node *nd = &b->gn[blk->node];
-	int32_t       j = nd->split.feature;
-	int32_t       sb = nd->split.bin;
-	uint32_t      miss = (uint32_t) cs_bin_count(&b->cuts, j);
-	int           dl = nd->split.default_left;
-	size_t        l = blk->begin;
-	size_t        r = blk->end;
-	size_t        i;
+	int32_t         j = nd->split.feature;
+	int32_t         sb = nd->split.bin;
+	uint32_t        miss = (uint32_t) cs_bin_count(&b->cuts, j);
+	int             dl = nd->split.default_left;
+	size_t          step = b->cols.width[j];
+	size_t          l = blk->begin;
+	size_t          r = blk->end;
+	size_t          i;
 
 	(void) thread;
-	if (b->bins.width[j] == 1)
+	if (b->cols.width[j] == 1)
 	{
-		const uint8_t *col = b->bins.data + b->bins.offset[j];
+		const uint8_t *col = b->cols.data + b->cols.offset[j];
 
 		for (i = blk->begin; i < blk->end; i++)
 		{
 			uint32_t row = b->rows[i];
-			uint32_t bin = col[row];
+			uint32_t bin = col[(size_t) row * step];
 			int      left = bin == miss ? dl : (int32_t) bin <= sb;
 
+#if defined(__GNUC__)
+			if (i + PREFETCH_AHEAD < blk->end)
+				__builtin_prefetch(col + (size_t) b->rows[i + PREFETCH_AHEAD] * step);
+#endif
 			b->rows_tmp[l] = row;
 			b->gh_tmp[l] = b->gh[i];
 			b->rows_tmp[r - 1] = row;
@@ -559,14 +629,22 @@ partition_task(void *arg, size_t task, int thread)
 	}
 	else
 	{
-		const uint16_t *col = (const uint16_t *) (b->bins.data + b->bins.offset[j]);
+		const uint8_t *col = b->cols.data + b->cols.offset[j];
 
 		for (i = blk->begin; i < blk->end; i++)
 		{
 			uint32_t row = b->rows[i];
-			uint32_t bin = col[row];
-			int      left = bin == miss ? dl : (int32_t) bin <= sb;
+			uint16_t b16;
+			uint32_t bin;
+			int      left;
 
+#if defined(__GNUC__)
+			if (i + PREFETCH_AHEAD < blk->end)
+				__builtin_prefetch(col + (size_t) b->rows[i + PREFETCH_AHEAD] * step);
+#endif
+			memcpy(&b16, col + (size_t) row * step, sizeof(b16));
+			bin = b16;
+			left = bin == miss ? dl : (int32_t) bin <= sb;
 			b->rows_tmp[l] = row;
 			b->gh_tmp[l] = b->gh[i];
 			b->rows_tmp[r - 1] = row;
@@ -765,8 +843,10 @@ partition_level(gbm *b)
 		{
 			part_block *blk;
 
-			if (reserve((void **) &b->blocks, &b->cap_blocks, b->n_blocks + 1, sizeof(part_block)) !=
-				CS_OK)
+			if (reserve((void **) &b->blocks,
+						&b->cap_blocks,
+						b->n_blocks + 1,
+						sizeof(part_block)) != CS_OK)
 				return CS_ERR_NOMEM;
 			blk = &b->blocks[b->n_blocks++];
 			blk->node = b->level[k];
@@ -807,6 +887,58 @@ partition_level(gbm *b)
 	return CS_OK;
 }
 
+/* Builds the histograms of the nodes in b->build[0 .. n_build) into their hist_next slots. */
+static cs_status
+build_nodes(gbm *b)
+{
+	int64_t n_partials = 0;
+	int32_t k;
+
+	b->n_hblocks = 0;
+	b->n_multi = 0;
+	for (k = 0; k < b->n_build; k++)
+	{
+		const gbm_node *nd = &b->gn[b->build[k]];
+		size_t          rows = nd->end - nd->begin;
+		size_t          count = rows > HIST_BLOCK ? (rows + HIST_BLOCK - 1) / HIST_BLOCK : 1;
+		size_t          from = nd->begin;
+		size_t          c;
+
+		if (reserve((void **) &b->hblocks,
+					&b->cap_hblocks,
+					b->n_hblocks + count,
+					sizeof(hist_block)) != CS_OK ||
+			reserve((void **) &b->multi, &b->cap_multi, b->n_multi + 1, sizeof(hist_multi)) !=
+				CS_OK)
+			return CS_ERR_NOMEM;
+		if (count > 1)
+		{
+			b->multi[b->n_multi].node = b->build[k];
+			b->multi[b->n_multi].first = n_partials;
+			b->multi[b->n_multi].count = (int32_t) count;
+			b->n_multi++;
+		}
+		for (c = 0; c < count; c++)
+		{
+			hist_block *blk = &b->hblocks[b->n_hblocks++];
+
+			blk->node = b->build[k];
+			blk->begin = from;
+			blk->end = c + 1 == count ? nd->end : from + HIST_BLOCK;
+			blk->partial = count > 1 ? n_partials++ : -1;
+			from = blk->end;
+		}
+	}
+	if (reserve((void **) &b->partials,
+				&b->cap_partials,
+				cs_mul_size((size_t) n_partials, b->hist_size),
+				sizeof(cs_hist_bin)) != CS_OK)
+		return CS_ERR_NOMEM;
+	cs_pool_run(b->pool, b->n_hblocks, block_task, b);
+	cs_pool_run(b->pool, b->n_multi * (size_t) b->n_feats, reduce_task, b);
+	return CS_OK;
+}
+
 /* Builds the histograms of the children of the level's nodes (in hist_next). */
 static cs_status
 build_histograms(gbm *b)
@@ -815,7 +947,9 @@ build_histograms(gbm *b)
 	size_t  k;
 	int32_t slot = 0;
 
-	if (reserve((void **) &b->hist_next, &b->cap_next, cs_mul_size(2 * pairs, b->hist_size),
+	if (reserve((void **) &b->hist_next,
+				&b->cap_next,
+				cs_mul_size(2 * pairs, b->hist_size),
 				sizeof(cs_hist_bin)) != CS_OK)
 		return CS_ERR_NOMEM;
 	for (k = 0; k < pairs; k++)
@@ -825,24 +959,27 @@ build_histograms(gbm *b)
 
 		b->gn[l].slot = slot++;
 		b->gn[r].slot = slot++;
-		/* XGBoost builds the child with the smaller hessian sum; fewer rows is cheaper */
-		b->build[k] = b->gn[r].end - b->gn[r].begin < b->gn[l].end - b->gn[l].begin ? r : l;
 	}
-	if (b->p->hist_subtraction)
+	if (!b->p->hist_subtraction)
 	{
-		cs_pool_run(b->pool, pairs * (size_t) b->n_feats, build_task, b);
-		cs_pool_run(b->pool, pairs * (size_t) b->n_feats, subtract_task, b);
+		/* every child built from its rows */
+		memcpy(b->build, b->search, 2 * pairs * sizeof(int32_t));
+		b->n_build = (int32_t) (2 * pairs);
+		return build_nodes(b);
 	}
-	else
+	/* the child with fewer rows is built, its sibling derived */
+	for (k = 0; k < pairs; k++)
 	{
-		/* both children built directly: the searched nodes, in build order */
-		for (k = 0; k < pairs; k++)
-			b->build[k] = b->search[2 * k];
-		cs_pool_run(b->pool, pairs * (size_t) b->n_feats, build_task, b);
-		for (k = 0; k < pairs; k++)
-			b->build[k] = b->search[2 * k + 1];
-		cs_pool_run(b->pool, pairs * (size_t) b->n_feats, build_task, b);
+		const gbm_node *l = &b->gn[b->search[2 * k]];
+		const gbm_node *r = &b->gn[b->search[2 * k + 1]];
+
+		b->build[k] =
+			r->end - r->begin < l->end - l->begin ? b->search[2 * k + 1] : b->search[2 * k];
 	}
+	b->n_build = (int32_t) pairs;
+	if (build_nodes(b) != CS_OK)
+		return CS_ERR_NOMEM;
+	cs_pool_run(b->pool, pairs * (size_t) b->n_feats, subtract_task, b);
 	return CS_OK;
 }
 
@@ -850,7 +987,7 @@ build_histograms(gbm *b)
 static cs_status
 search_level(gbm *b)
 {
-	size_t n = (size_t) b->n_search * (size_t) b->n_feats;
+	size_t  n = (size_t) b->n_search * (size_t) b->n_feats;
 	int32_t k;
 	int32_t f;
 
@@ -867,8 +1004,16 @@ search_level(gbm *b)
 			const gbm_split *c = &b->cands[(size_t) k * (size_t) b->n_feats + (size_t) f];
 
 			if (c->feature != SPLIT_NONE)
-				update_split(&nd->split, c->loss_chg, c->feature, c->bin, c->default_left,
-							 c->threshold, c->lg, c->lh, c->rg, c->rh);
+				update_split(&nd->split,
+							 c->loss_chg,
+							 c->feature,
+							 c->bin,
+							 c->default_left,
+							 c->threshold,
+							 c->lg,
+							 c->lh,
+							 c->rg,
+							 c->rh);
 		}
 	}
 	return CS_OK;
@@ -928,8 +1073,10 @@ update_margins(gbm *b)
 		{
 			leaf_chunk *c;
 
-			if (reserve((void **) &b->chunks, &b->cap_chunks, b->n_chunks + 1, sizeof(leaf_chunk)) !=
-				CS_OK)
+			if (reserve((void **) &b->chunks,
+						&b->cap_chunks,
+						b->n_chunks + 1,
+						sizeof(leaf_chunk)) != CS_OK)
 				return CS_ERR_NOMEM;
 			c = &b->chunks[b->n_chunks++];
 			c->begin = from;
@@ -972,15 +1119,15 @@ grow_tree(gbm *b)
 	init_leaf(&b->tn[0], node_weight(b, root, g, h) * b->eta, h);
 	no_split(&root->split);
 
-	/* the root's histogram, built as the only "pair" of a pseudo-level */
-	b->n_level = 1;
+	/* the root's histogram */
 	b->search[0] = 0;
-	b->search[1] = 0;
 	b->build[0] = 0;
+	b->n_build = 1;
 	root->slot = 0;
-	if (reserve((void **) &b->hist_next, &b->cap_next, b->hist_size, sizeof(cs_hist_bin)) != CS_OK)
+	if (reserve((void **) &b->hist_next, &b->cap_next, b->hist_size, sizeof(cs_hist_bin)) !=
+			CS_OK ||
+		build_nodes(b) != CS_OK)
 		return CS_ERR_NOMEM;
-	cs_pool_run(b->pool, (size_t) b->n_feats, build_task, b);
 	{
 		cs_hist_bin *t = b->hist_cur;
 		size_t       c = b->cap_cur;
@@ -1046,8 +1193,8 @@ append_tree(gbm *b, int32_t t)
 {
 	if (b->n_nodes + b->n_tn > b->cap_nodes)
 	{
-		int64_t       cap = b->cap_nodes * 2 > b->n_nodes + b->n_tn ? b->cap_nodes * 2
-																	: b->n_nodes + b->n_tn;
+		int64_t cap =
+			b->cap_nodes * 2 > b->n_nodes + b->n_tn ? b->cap_nodes * 2 : b->n_nodes + b->n_tn;
 		cs_tree_node *nodes = cs_realloc(b->nodes, cs_mul_size((size_t) cap, sizeof(cs_tree_node)));
 
 		if (nodes == NULL)
@@ -1107,6 +1254,7 @@ gbm_free(gbm *b)
 {
 	cs_bin_cuts_free(&b->cuts);
 	cs_bin_matrix_free(&b->bins);
+	cs_bin_matrix_free(&b->cols);
 	cs_free(b->hist_off);
 	cs_free(b->rows);
 	cs_free(b->rows_tmp);
@@ -1124,6 +1272,9 @@ gbm_free(gbm *b)
 	cs_free(b->level);
 	cs_free(b->search);
 	cs_free(b->build);
+	cs_free(b->hblocks);
+	cs_free(b->multi);
+	cs_free(b->partials);
 	cs_free(b->cands);
 	cs_free(b->blocks);
 	cs_free(b->chunks);
@@ -1136,12 +1287,12 @@ gbm_free(gbm *b)
 static cs_status
 gbm_alloc(gbm *b)
 {
-	size_t  n = b->n;
-	size_t  nv = b->valid != NULL ? b->valid->n : 0;
-	size_t  nf = (size_t) b->nf;
+	size_t n = b->n;
+	size_t nv = b->valid != NULL ? b->valid->n : 0;
+	size_t nf = (size_t) b->nf;
 	/* nodes per level: at most 2^depth, and each has a row */
-	size_t  max_level = (size_t) 1 << b->p->max_depth;
-	size_t  j;
+	size_t max_level = (size_t) 1 << b->p->max_depth;
+	size_t j;
 
 	if (max_level > n)
 		max_level = n;
@@ -1157,7 +1308,7 @@ gbm_alloc(gbm *b)
 	b->feats = cs_malloc(cs_mul_size(nf + 1, sizeof(int32_t)));
 	b->level = cs_malloc(cs_mul_size(max_level + 1, sizeof(int32_t)));
 	b->search = cs_malloc(cs_mul_size(2 * max_level + 2, sizeof(int32_t)));
-	b->build = cs_malloc(cs_mul_size(max_level + 1, sizeof(int32_t)));
+	b->build = cs_malloc(cs_mul_size(2 * max_level + 2, sizeof(int32_t)));
 	b->tree_start = cs_malloc(cs_mul_size((size_t) b->p->n_estimators + 1, sizeof(int64_t)));
 	if (b->hist_off == NULL || b->rows == NULL || b->rows_tmp == NULL || b->gh == NULL ||
 		b->gh_tmp == NULL || b->margin == NULL || b->valid_margin == NULL ||
@@ -1183,8 +1334,11 @@ check_data(const cs_tree_data *train, const cs_tree_data *valid, cs_error *err)
 	if (train->n_features < 1)
 		return cs_fail(err, CS_ERR_INVALID, "no features");
 	if (valid != NULL && valid->n_features != train->n_features)
-		return cs_fail(err, CS_ERR_INVALID, "the validation data have %d features, not %d",
-					   (int) valid->n_features, (int) train->n_features);
+		return cs_fail(err,
+					   CS_ERR_INVALID,
+					   "the validation data have %d features, not %d",
+					   (int) valid->n_features,
+					   (int) train->n_features);
 	return CS_OK;
 }
 
@@ -1229,7 +1383,8 @@ cs_gbm_train(const cs_gbm_params *p, const cs_tree_data *train, const cs_tree_da
 	if ((st = cs_pool_new(p->threads, &b.pool, err)) != CS_OK)
 		return st;
 	if ((st = cs_bin_cuts_learn(train, p->max_bin, 0, b.pool, &b.cuts, err)) != CS_OK ||
-		(st = cs_bin_matrix_build(&b.cuts, train, b.pool, &b.bins, err)) != CS_OK)
+		(st = cs_bin_matrix_build(&b.cuts, train, 0, b.pool, &b.cols, err)) != CS_OK ||
+		(st = cs_bin_matrix_rows(&b.cols, b.pool, &b.bins, err)) != CS_OK)
 		goto done;
 	if (gbm_alloc(&b) != CS_OK)
 	{
@@ -1292,7 +1447,10 @@ cs_gbm_train(const cs_gbm_params *p, const cs_tree_data *train, const cs_tree_da
 			snprintf(msg, sizeof(msg), "tree %d of %d", (int) t + 1, (int) p->n_estimators);
 			if (progress(ctx, (double) (t + 1) / (double) p->n_estimators, msg) != 0)
 			{
-				st = cs_fail(err, CS_ERR_CANCELLED, "boosting cancelled after %d trees", (int) t + 1);
+				st = cs_fail(err,
+							 CS_ERR_CANCELLED,
+							 "boosting cancelled after %d trees",
+							 (int) t + 1);
 				goto done;
 			}
 		}

@@ -124,24 +124,41 @@ check_tree(const cs_ensemble *e, int32_t t, cs_error *err)
 		const cs_tree_node *nd = &nodes[k];
 
 		if (!isfinite(nd->value) || !isfinite(nd->cover) || isnan(nd->gain))
-			return cs_fail(err, CS_ERR_CORRUPT, "tree %d node %lld has a non-finite value", (int) t,
+			return cs_fail(err,
+						   CS_ERR_CORRUPT,
+						   "tree %d node %lld has a non-finite value",
+						   (int) t,
 						   (long long) k);
 		if (nd->feature == -1)
 		{
 			if (nd->left != -1 || nd->right != -1)
-				return cs_fail(err, CS_ERR_CORRUPT, "tree %d leaf %lld has children", (int) t,
+				return cs_fail(err,
+							   CS_ERR_CORRUPT,
+							   "tree %d leaf %lld has children",
+							   (int) t,
 							   (long long) k);
 			continue;
 		}
 		if (nd->feature < 0 || nd->feature >= e->n_features)
-			return cs_fail(err, CS_ERR_CORRUPT, "tree %d node %lld splits on feature %d of %d",
-						   (int) t, (long long) k, (int) nd->feature, (int) e->n_features);
+			return cs_fail(err,
+						   CS_ERR_CORRUPT,
+						   "tree %d node %lld splits on feature %d of %d",
+						   (int) t,
+						   (long long) k,
+						   (int) nd->feature,
+						   (int) e->n_features);
 		if (isnan(nd->threshold) || nd->default_left > 1)
-			return cs_fail(err, CS_ERR_CORRUPT, "tree %d node %lld has an invalid split", (int) t,
+			return cs_fail(err,
+						   CS_ERR_CORRUPT,
+						   "tree %d node %lld has an invalid split",
+						   (int) t,
 						   (long long) k);
 		if (nd->left <= k || nd->left >= size || nd->right <= k || nd->right >= size ||
 			nd->left == nd->right)
-			return cs_fail(err, CS_ERR_CORRUPT, "tree %d node %lld has invalid children", (int) t,
+			return cs_fail(err,
+						   CS_ERR_CORRUPT,
+						   "tree %d node %lld has invalid children",
+						   (int) t,
 						   (long long) k);
 	}
 	return CS_OK;
