@@ -20,8 +20,7 @@ typedef struct cs_ks_test
 	int    exact; /* 1: exact distribution, 0: asymptotic (kstwo) */
 } cs_ks_test;
 
-/* Sorts n doubles ascending (LSD radix sort; no NaN; -0.0 sorts before +0.0).
- */
+/* Sorts n doubles ascending (LSD radix sort; no NaN; -0.0 sorts before +0.0). */
 cs_status cs_sort_doubles(double *x, size_t n, cs_error *err);
 
 /*

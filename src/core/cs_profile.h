@@ -50,8 +50,7 @@ typedef struct cs_profile_feature
 	uint64_t missing; /* of which missing */
 	/* numeric */
 	cs_profile_dist dist;
-	/* categorical: the schema's levels in its order, their counts, and the unseen
-   * bin */
+	/* categorical: the schema's levels in its order, their counts, and the unseen bin */
 	int32_t   n_levels;
 	char    **levels;
 	uint64_t *level_counts;

@@ -86,27 +86,27 @@ compare_doubles(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-#define RADIX_BITS   11
+#define RADIX_BITS   8
 #define RADIX_SIZE   (1 << RADIX_BITS)
-#define RADIX_PASSES 6 /* 6 x 11 bits cover 64 */
+#define RADIX_PASSES 8 /* 8 x 8 bits cover 64; an even count ends in the input buffer */
 
-/* Sorts n doubles ascending: LSD radix sort on 11-bit digits of the keys. */
+/* Sorts n doubles ascending: LSD radix sort on the bytes of the keys. */
 cs_status
 cs_sort_doubles(double *x, size_t n, cs_error *err)
 {
 	uint64_t *keys;
 	uint64_t *tmp;
-	size_t   *count;
+	uint32_t *count;
 	size_t    i;
 	int       pass;
 
-	if (n < 256)
+	if (n < 256 || n > UINT32_MAX)
 	{
 		qsort(x, n, sizeof(double), compare_doubles);
 		return CS_OK;
 	}
 	tmp = cs_malloc(cs_mul_size(n, sizeof(uint64_t)));
-	count = cs_calloc((size_t) RADIX_PASSES * RADIX_SIZE, sizeof(size_t));
+	count = cs_calloc((size_t) RADIX_PASSES * RADIX_SIZE, sizeof(uint32_t));
 	if (tmp == NULL || count == NULL)
 	{
 		cs_free(tmp);
@@ -125,9 +125,9 @@ cs_sort_doubles(double *x, size_t n, cs_error *err)
 	}
 	for (pass = 0; pass < RADIX_PASSES; pass++)
 	{
-		size_t   *c = count + (size_t) pass * RADIX_SIZE;
+		uint32_t *c = count + (size_t) pass * RADIX_SIZE;
 		int       shift = pass * RADIX_BITS;
-		size_t    sum = 0;
+		uint32_t  sum = 0;
 		uint64_t *swap;
 		int       d;
 
@@ -136,7 +136,7 @@ cs_sort_doubles(double *x, size_t n, cs_error *err)
 			continue;
 		for (d = 0; d < RADIX_SIZE; d++)
 		{
-			size_t k = c[d];
+			uint32_t k = c[d];
 
 			c[d] = sum;
 			sum += k;
@@ -416,8 +416,7 @@ cs_smirnov_sf(int64_t n, double x)
 
 /* --------------------------------------- two-sided one-sample (kstwo) */
 
-/* log(n! / n^n) by Stirling's series, as SciPy's _log_nfactorial_div_n_pow_n.
- */
+/* log(n! / n^n) by Stirling's series, as SciPy's _log_nfactorial_div_n_pow_n. */
 static double
 log_nfactorial_div_n_pow_n(double n)
 {
@@ -666,8 +665,7 @@ kolmogn_pomeranz(int64_t n, double x)
 
 			if (start + len_a > npwrs)
 				len_a = npwrs - start;
-			/* V1[c] = (V0[start ..] * pw)[conv_start + c], a slice of the full
-       * convolution */
+			/* V1[c] = (V0[start ..] * pw)[conv_start + c], a slice of the full convolution */
 			for (c = 0; c < conv_len; c++)
 			{
 				int64_t idx = conv_start + c;

@@ -260,8 +260,7 @@ cs_profile_dist_free(cs_profile_dist *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/* Appends the "edges", "counts" and "ecdf" members of a numeric distribution.
- */
+/* Appends the "edges", "counts" and "ecdf" members of a numeric distribution. */
 static cs_status
 append_numeric(jbuf *b, double *values, size_t n, cs_error *err)
 {
@@ -292,8 +291,7 @@ append_numeric(jbuf *b, double *values, size_t n, cs_error *err)
 	return CS_OK;
 }
 
-/* Appends the members of a categorical feature: levels, counts, missing,
- * unseen. */
+/* Appends the members of a categorical feature: levels, counts, missing, unseen. */
 static cs_status
 append_categorical(jbuf *b, const cs_feature *f, const cs_column *c, const size_t *rows, size_t n,
 				   cs_error *err)
@@ -348,8 +346,7 @@ append_categorical(jbuf *b, const cs_feature *f, const cs_column *c, const size_
 	return CS_OK;
 }
 
-/* The profile of a model's features and scores on its training rows, as JSON.
- */
+/* The profile of a model's features and scores on its training rows, as JSON. */
 cs_status
 cs_profile_build(const cs_schema *schema, const cs_dataset *ds, const size_t *rows, size_t n,
 				 const double *scores, char **json, cs_error *err)
