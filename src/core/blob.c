@@ -558,8 +558,8 @@ get_node(blob_reader *r, int64_t k, cs_tree_node *nd)
 	char     field[64];
 
 	snprintf(field, sizeof(field), "node %lld", (long long) k);
-	if (!get_i32(r, -1, INT32_MAX, &nd->feature, field) || !get_f32_inf(r, &nd->threshold, 1, field) ||
-		!get_i32(r, -1, INT32_MAX, &nd->left, field) ||
+	if (!get_i32(r, -1, INT32_MAX, &nd->feature, field) ||
+		!get_f32_inf(r, &nd->threshold, 1, field) || !get_i32(r, -1, INT32_MAX, &nd->left, field) ||
 		!get_i32(r, -1, INT32_MAX, &nd->right, field) || !get_uint(r, 1, &dl, field) ||
 		!get_f32(r, &nd->gain, field) || !get_f64(r, 0, &nd->value, field) ||
 		!get_f64(r, 0, &nd->cover, field))
