@@ -20,6 +20,7 @@
 
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/tupdesc.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -127,7 +128,8 @@ extern const cs_model *cs_cache_get_blob(bytea *blob, MemoryContext owner, const
 /* The model of a model reference, with a fast path for repeated refs. */
 typedef struct CsModelHandle
 {
-	char           *ref; /* the text the model was resolved from */
+	char           *ref;      /* the text the model was resolved from */
+	int64           model_id; /* registry id of a model resolved by name, else 0 */
 	size_t          ref_len;
 	TimestampTz     resolved_at;   /* the statement that resolved ref */
 	uint32          resolved_lxid; /* and its local transaction */
@@ -140,6 +142,8 @@ typedef struct CsModelHandle
 } CsModelHandle;
 
 extern const cs_model *cs_handle_by_name(CsModelHandle *h, text *ref, MemoryContext mcxt);
+/* Fills h->input from a record argument, mapping its row type once. */
+extern void cs_handle_record_inputs(CsModelHandle *h, HeapTupleHeader td, MemoryContext mcxt);
 
 
 /* ------------------------------------------------------------- request.c */

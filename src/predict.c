@@ -75,6 +75,7 @@ cs_handle_by_name(CsModelHandle *h, text *ref, MemoryContext mcxt)
 			pfree(h->ref);
 		h->ref = MemoryContextStrdup(mcxt, name);
 		h->ref_len = len;
+		h->model_id = mref.model_id;
 		h->resolved_at = stmt;
 		h->resolved_lxid = MyProc->lxid;
 		handle_set_model(h, model, mcxt);
@@ -143,9 +144,9 @@ handle_by_blob(CsModelHandle *h, FunctionCallInfo fcinfo)
 	return h->model;
 }
 
-/* Scores a record argument with the handle's model. */
-static double
-score_record(CsModelHandle *h, HeapTupleHeader td, MemoryContext mcxt)
+/* Fills h->input from a record argument, mapping its row type once. */
+void
+cs_handle_record_inputs(CsModelHandle *h, HeapTupleHeader td, MemoryContext mcxt)
 {
 	Oid           tupType = HeapTupleHeaderGetTypeId(td);
 	int32         tupTypmod = HeapTupleHeaderGetTypMod(td);
@@ -164,6 +165,13 @@ score_record(CsModelHandle *h, HeapTupleHeader td, MemoryContext mcxt)
 	tuple.t_data = td;
 	heap_deform_tuple(&tuple, h->map.tupdesc, h->map.values, h->map.nulls);
 	cs_rowmap_inputs(&h->map, h->model, h->input);
+}
+
+/* Scores a record argument with the handle's model. */
+static double
+score_record(CsModelHandle *h, HeapTupleHeader td, MemoryContext mcxt)
+{
+	cs_handle_record_inputs(h, td, mcxt);
 	return cs_model_predict(h->model, h->input);
 }
 

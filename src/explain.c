@@ -1,0 +1,285 @@
+/*
+ * explain.c - SHAP values: cs_shap (one row per feature, then the base
+ * value) and cs_shap_values (XGBoost's pred_contribs layout: one value per
+ * feature in the model's feature order, the base value last).
+ *
+ * Values are in the model's margin units: log-odds for logistic regression
+ * and boosting, probability for the forest.  Their sum is the row's margin
+ * (local accuracy).  Logistic regression: exact linear SHAP against the
+ * training means, phi_j = sum over the feature's design columns of
+ * w_c (x_c - E[x_c]); the means come from the training profile stored with
+ * the model (a standardised numeric column has mean 0 by construction; an
+ * indicator or one-hot column's mean is its training frequency).  Tree
+ * models: exact path-dependent TreeSHAP (src/core/shap.c).
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include <math.h>
+
+#include "credit_scoring.h"
+
+PG_FUNCTION_INFO_V1(cs_shap_values_record);
+PG_FUNCTION_INFO_V1(cs_shap_values_jsonb);
+PG_FUNCTION_INFO_V1(cs_shap_record);
+PG_FUNCTION_INFO_V1(cs_shap_jsonb);
+
+/* A call site's state: the model handle and the linear model's design means. */
+typedef struct CsShapState
+{
+	CsModelHandle handle;
+	int64         means_for; /* model_id the means belong to */
+	double       *design_mean;
+	double       *phi;
+} CsShapState;
+
+/* A number from a jsonb object member (0 when absent). */
+static double
+json_number(JsonbContainer *c, const char *key)
+{
+	JsonbValue  k;
+	JsonbValue *v;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	v = findJsonbValueFromContainer(c, JB_FOBJECT, &k);
+	if (v == NULL || v->type != jbvNumeric)
+		return 0;
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+}
+
+/* The training mean of every design column of a logistic regression. */
+static void
+design_means(CsShapState *st, const cs_model *m, MemoryContext mcxt)
+{
+	Datum           arg = Int64GetDatum(st->handle.model_id);
+	Oid             argtype = INT8OID;
+	bool            isnull;
+	Jsonb          *profile;
+	JsonbContainer *features;
+	int32           j;
+
+	if (st->handle.model_id == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg(
+					 "linear SHAP needs the model's training profile: name a registered model")));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args(psprintf("SELECT profile FROM %s WHERE model_id = $1",
+									   cs_registry_table("cs_models")),
+							  1,
+							  &argtype,
+							  &arg,
+							  NULL,
+							  true,
+							  1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not read the profile of model %lld", (long long) st->handle.model_id);
+	profile =
+		DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("model \"%s\" has no training profile", st->handle.ref),
+				 errhint("Train it again: models keep their training distributions since 0.1.0.")));
+	{
+		JsonbValue  k;
+		JsonbValue *v;
+
+		k.type = jbvString;
+		k.val.string.val = "features";
+		k.val.string.len = 8;
+		v = findJsonbValueFromContainer(&profile->root, JB_FOBJECT, &k);
+		if (v == NULL || v->type != jbvBinary)
+			elog(ERROR, "the training profile has no features");
+		features = v->val.binary.data;
+	}
+	st->design_mean = MemoryContextAllocZero(mcxt, sizeof(double) * Max(m->schema.design_width, 1));
+	for (j = 0; j < m->schema.n_features; j++)
+	{
+		const cs_feature *f = &m->schema.features[j];
+		JsonbValue       *fv = getIthJsonbValueFromContainer(features, j);
+		double           *mean = st->design_mean + f->design_offset;
+		double            n;
+
+		if (fv == NULL || fv->type != jbvBinary)
+			elog(ERROR, "the training profile lacks feature %d", j);
+		n = json_number(fv->val.binary.data, "n");
+		if (n <= 0)
+			continue;
+		if (f->kind == CS_KIND_CATEGORICAL)
+		{
+			JsonbValue  k;
+			JsonbValue *counts;
+			int32       l;
+
+			k.type = jbvString;
+			k.val.string.val = "counts";
+			k.val.string.len = 6;
+			counts = findJsonbValueFromContainer(fv->val.binary.data, JB_FOBJECT, &k);
+			for (l = 1; counts && counts->type == jbvBinary && l < f->n_levels; l++)
+			{
+				JsonbValue *c = getIthJsonbValueFromContainer(counts->val.binary.data, l);
+
+				if (c && c->type == jbvNumeric)
+					mean[l - 1] =
+						DatumGetFloat8(
+							DirectFunctionCall1(numeric_float8, NumericGetDatum(c->val.numeric))) /
+						n;
+			}
+		}
+		/* a standardised numeric column has training mean 0 */
+		if (f->has_missing)
+			mean[f->design_width - 1] = json_number(fv->val.binary.data, "missing") / n;
+	}
+	st->means_for = st->handle.model_id;
+}
+
+/* SHAP values of one input into phi (n_features values, then the base value). */
+static void
+shap_values(CsShapState *st, const cs_model *m, const double *input, MemoryContext mcxt)
+{
+	int32 nf = m->schema.n_features;
+	int32 j;
+
+	if (st->phi == NULL)
+		st->phi = MemoryContextAlloc(mcxt, sizeof(double) * (nf + 1));
+	if (m->type == CS_MODEL_LOGISTIC_REGRESSION)
+	{
+		double *x = palloc(sizeof(double) * Max(m->schema.design_width, 1));
+		double  base = m->u.logreg.coef[0];
+		int32   c;
+
+		if (st->means_for != st->handle.model_id || st->design_mean == NULL)
+			design_means(st, m, mcxt);
+		cs_schema_encode(&m->schema, input, x);
+		for (c = 0; c < m->schema.design_width; c++)
+			base += m->u.logreg.coef[1 + c] * st->design_mean[c];
+		for (j = 0; j < nf; j++)
+		{
+			const cs_feature *f = &m->schema.features[j];
+
+			st->phi[j] = 0;
+			for (c = f->design_offset; c < f->design_offset + f->design_width; c++)
+				st->phi[j] += m->u.logreg.coef[1 + c] * (x[c] - st->design_mean[c]);
+		}
+		st->phi[nf] = base;
+		pfree(x);
+		return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("SHAP values of model type %s are not available",
+					cs_model_type_name(m->type))));
+}
+
+/* The call site's state, its model resolved and the input read from arg 1. */
+static CsShapState *
+shap_input(FunctionCallInfo fcinfo, bool jsonb_input)
+{
+	MemoryContext mcxt = fcinfo->flinfo->fn_mcxt;
+	CsShapState  *st = fcinfo->flinfo->fn_extra;
+
+	if (st == NULL)
+		st = fcinfo->flinfo->fn_extra = MemoryContextAllocZero(mcxt, sizeof(CsShapState));
+	cs_handle_by_name(&st->handle, PG_GETARG_TEXT_PP(0), mcxt);
+	if (jsonb_input)
+		cs_jsonb_inputs(PG_GETARG_JSONB_P(1), st->handle.model, st->handle.input);
+	else
+		cs_handle_record_inputs(&st->handle, PG_GETARG_HEAPTUPLEHEADER(1), mcxt);
+	shap_values(st, st->handle.model, st->handle.input, mcxt);
+	return st;
+}
+
+/* The SHAP values as float8[]: features in model order, the base value last. */
+static Datum
+shap_array(CsShapState *st)
+{
+	int32  nf = st->handle.model->schema.n_features;
+	Datum *d = palloc(sizeof(Datum) * (nf + 1));
+	int32  j;
+
+	for (j = 0; j <= nf; j++)
+		d[j] = Float8GetDatum(st->phi[j]);
+	return PointerGetDatum(
+		construct_array(d, nf + 1, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/* The text of one input value: the number, the category, or NULL. */
+static Datum
+input_text(const cs_feature *f, double x, bool *isnull)
+{
+	*isnull = isnan(x);
+	if (*isnull)
+		return (Datum) 0;
+	if (f->kind == CS_KIND_NUMERIC)
+		return CStringGetTextDatum(float8out_internal(x));
+	if (x < 0 || x >= f->n_levels)
+		return CStringGetTextDatum("(unseen)");
+	return CStringGetTextDatum(f->levels[(int) x]);
+}
+
+/* Rows (feature, value, shap), then ('(base value)', NULL, base). */
+static Datum
+shap_rows(FunctionCallInfo fcinfo, CsShapState *st)
+{
+	ReturnSetInfo  *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	const cs_model *m = st->handle.model;
+	int32           nf = m->schema.n_features;
+	int32           j;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (j = 0; j <= nf; j++)
+	{
+		Datum values[3];
+		bool  nulls[3] = { false, false, false };
+
+		values[0] = CStringGetTextDatum(j < nf ? m->schema.features[j].name : "(base value)");
+		if (j < nf)
+			values[1] = input_text(&m->schema.features[j], st->handle.input[j], &nulls[1]);
+		else
+			nulls[1] = true;
+		values[2] = Float8GetDatum(st->phi[j]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* cs_shap_values(model text, input record) -> float8[] */
+Datum
+cs_shap_values_record(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(shap_array(shap_input(fcinfo, false)));
+}
+
+/* cs_shap_values(model text, input jsonb) -> float8[] */
+Datum
+cs_shap_values_jsonb(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(shap_array(shap_input(fcinfo, true)));
+}
+
+/* cs_shap(model text, input record) -> SETOF (feature, value, shap) */
+Datum
+cs_shap_record(PG_FUNCTION_ARGS)
+{
+	return shap_rows(fcinfo, shap_input(fcinfo, false));
+}
+
+/* cs_shap(model text, input jsonb) -> SETOF (feature, value, shap) */
+Datum
+cs_shap_jsonb(PG_FUNCTION_ARGS)
+{
+	return shap_rows(fcinfo, shap_input(fcinfo, true));
+}
