@@ -32,3 +32,55 @@ SELECT round((cs_shap_values('credit_risk@1', c.*))[14]::numeric, 9)
 -- jsonb rows explain the same way
 SELECT cs_shap_values('credit_risk@1', c.*) = cs_shap_values('credit_risk@1', to_jsonb(c)) AS same
   FROM credit c WHERE id = 7;
+
+-- Tree models: exact path-dependent TreeSHAP.  On the model trained by
+-- XGBoost in Python and imported (77_xgboost), every value equals XGBoost's
+-- pred_contribs and pred_interactions to 1e-5 (test/reference/shap_reference.py)
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set shapref :abs_srcdir '/test/reference/shap_reference.json'
+CREATE TABLE shap_reference AS SELECT pg_read_file(:'shapref')::jsonb AS doc;
+CREATE TABLE shap_contribs AS
+SELECT r.i::int AS id, e.k::int AS k, e.v::float8 AS v
+  FROM shap_reference s, jsonb_array_elements(s.doc->'pred_contribs') WITH ORDINALITY AS r(row, i),
+       jsonb_array_elements_text(r.row) WITH ORDINALITY AS e(v, k);
+CREATE TABLE shap_interactions AS
+SELECT r.i::int AS id, (a.j - 1) * 10 + b.k AS k, b.v::float8 AS v
+  FROM shap_reference s, jsonb_array_elements(s.doc->'pred_interactions') WITH ORDINALITY AS r(row, i),
+       jsonb_array_elements(r.row) WITH ORDINALITY AS a(rw, j),
+       jsonb_array_elements_text(a.rw) WITH ORDINALITY AS b(v, k);
+SELECT count(DISTINCT c.id) AS rows, count(*) AS values,
+       max(abs(v.ours - x.v)) < 1e-5 AS contribs_match_xgboost
+  FROM credit c, unnest(cs_shap_values('python_xgb', c.*)) WITH ORDINALITY AS v(ours, k),
+       shap_contribs x
+ WHERE c.id <= 50 AND x.id = c.id AND x.k = v.k;
+SELECT count(DISTINCT c.id) AS rows, count(*) AS values,
+       max(abs(v.ours - x.v)) < 1e-5 AS interactions_match_xgboost
+  FROM credit c, unnest(cs_shap_interactions('python_xgb', c.*)) WITH ORDINALITY AS v(ours, k),
+       shap_interactions x
+ WHERE c.id <= 50 AND x.id = c.id AND x.k = v.k;
+-- each interaction row sums to the feature's SHAP value
+SELECT max(abs(r.row_sum - sv.phi[r.i])) < 1e-9 AS rows_sum_to_shap
+  FROM credit c,
+       LATERAL (SELECT cs_shap_values('python_xgb', c.*) AS phi) sv,
+       LATERAL (SELECT i, sum(m[i][j]) AS row_sum
+                  FROM (SELECT cs_shap_interactions('python_xgb', c.*) AS m) x,
+                       generate_series(1, 10) i, generate_series(1, 10) j
+                 GROUP BY i) r
+ WHERE c.id <= 20;
+-- local accuracy on every row: boosting in log-odds (the score sums its leaves
+-- in single precision, as XGBoost does, SHAP in double, hence the tolerance
+-- relative to the margin), the forest in probability (deep trees: 300 rows)
+SELECT count(*) AS rows,
+       max(abs((SELECT sum(v) FROM unnest(cs_shap_values('xgb_default', c.*)) v) - m)
+           / greatest(abs(m), 1)) < 1e-5 AS boosting_sums_to_margin
+  FROM credit c,
+       LATERAL (SELECT ln(cs_predict('xgb_default', c.*) / (1 - cs_predict('xgb_default', c.*))) AS m) mm;
+SELECT count(*) AS rows,
+       max(abs((SELECT sum(v) FROM unnest(cs_shap_values('rf_default', c.*)) v)
+               - cs_predict('rf_default', c.*))) < 1e-9 AS forest_sums_to_probability
+  FROM credit c WHERE id <= 300;
+SELECT feature, value, round(shap::numeric, 4) AS shap
+  FROM cs_shap('xgb_default', (SELECT c FROM credit c WHERE id = 3)) ORDER BY abs(shap) DESC LIMIT 5;
+-- models without an explainer yet, and interactions of a linear model
+SELECT sqlstate_of($$SELECT cs_shap_values('net', c.*) FROM credit c LIMIT 1$$);
+SELECT sqlstate_of($$SELECT cs_shap_interactions('credit_risk@1', c.*) FROM credit c LIMIT 1$$);

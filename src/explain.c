@@ -25,20 +25,25 @@
 
 #include <math.h>
 
+#include "cs_shap.h"
 #include "credit_scoring.h"
 
 PG_FUNCTION_INFO_V1(cs_shap_values_record);
 PG_FUNCTION_INFO_V1(cs_shap_values_jsonb);
 PG_FUNCTION_INFO_V1(cs_shap_record);
 PG_FUNCTION_INFO_V1(cs_shap_jsonb);
+PG_FUNCTION_INFO_V1(cs_shap_interactions_record);
 
 /* A call site's state: the model handle and the linear model's design means. */
 typedef struct CsShapState
 {
-	CsModelHandle handle;
-	int64         means_for; /* model_id the means belong to */
-	double       *design_mean;
-	double       *phi;
+	CsModelHandle   handle;
+	int64           means_for; /* model_id the means belong to */
+	double         *design_mean;
+	double         *phi;
+	void           *workspace; /* TreeSHAP's, sized for the model once */
+	const cs_model *workspace_for;
+	double         *tree_input; /* the input with unseen categories read as level 0 */
 } CsShapState;
 
 /* A number from a jsonb object member (0 when absent). */
@@ -178,10 +183,28 @@ shap_values(CsShapState *st, const cs_model *m, const double *input, MemoryConte
 		pfree(x);
 		return;
 	}
+	if (m->type == CS_MODEL_XGBOOST || m->type == CS_MODEL_RANDOM_FOREST)
+	{
+		cs_error err;
+
+		if (st->workspace_for != m)
+		{
+			st->workspace = MemoryContextAlloc(mcxt, Max(cs_tree_shap_workspace(m->u.ensemble), 1));
+			st->tree_input = MemoryContextAlloc(mcxt, sizeof(double) * Max(nf, 1));
+			st->workspace_for = m;
+		}
+		/* as scoring does (model.c): an unseen category reads as level 0 */
+		for (j = 0; j < nf; j++)
+			st->tree_input[j] =
+				m->schema.features[j].kind == CS_KIND_CATEGORICAL && input[j] < 0 ? 0 : input[j];
+		if (cs_tree_shap_ws(m->u.ensemble, st->tree_input, st->phi, st->workspace, &err) != CS_OK)
+			cs_raise_core_error(&err, "TreeSHAP");
+		return;
+	}
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("SHAP values of model type %s are not available",
-					cs_model_type_name(m->type))));
+			 errmsg("SHAP values of model type %s are not available", cs_model_type_name(m->type)),
+			 errhint("Logistic regression, xgboost and random_forest models are explained.")));
 }
 
 /* The call site's state, its model resolved and the input read from arg 1. */
@@ -282,4 +305,49 @@ Datum
 cs_shap_jsonb(PG_FUNCTION_ARGS)
 {
 	return shap_rows(fcinfo, shap_input(fcinfo, true));
+}
+
+/*
+ * cs_shap_interactions(model text, input record) -> float8[][]: XGBoost's
+ * pred_interactions, (M + 1) x (M + 1), the last row and column the bias;
+ * each row sums to the feature's SHAP value.
+ */
+Datum
+cs_shap_interactions_record(PG_FUNCTION_ARGS)
+{
+	MemoryContext   mcxt = fcinfo->flinfo->fn_mcxt;
+	CsShapState    *st = fcinfo->flinfo->fn_extra;
+	const cs_model *m;
+	int32           nf;
+	double         *phi;
+	void           *ws;
+	Datum          *d;
+	int             dims[2];
+	int             lbs[2] = { 1, 1 };
+	cs_error        err;
+	int32           j;
+
+	if (st == NULL)
+		st = fcinfo->flinfo->fn_extra = MemoryContextAllocZero(mcxt, sizeof(CsShapState));
+	m = cs_handle_by_name(&st->handle, PG_GETARG_TEXT_PP(0), mcxt);
+	if (m->type != CS_MODEL_XGBOOST && m->type != CS_MODEL_RANDOM_FOREST)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("SHAP interaction values need a tree model, not %s",
+						cs_model_type_name(m->type))));
+	cs_handle_record_inputs(&st->handle, PG_GETARG_HEAPTUPLEHEADER(1), mcxt);
+	nf = m->schema.n_features;
+	for (j = 0; j < nf; j++)
+		if (m->schema.features[j].kind == CS_KIND_CATEGORICAL && st->handle.input[j] < 0)
+			st->handle.input[j] = 0;
+	phi = palloc(sizeof(double) * (nf + 1) * (nf + 1));
+	ws = palloc(Max(cs_tree_shap_interactions_workspace(m->u.ensemble), 1));
+	if (cs_tree_shap_interactions_ws(m->u.ensemble, st->handle.input, phi, ws, &err) != CS_OK)
+		cs_raise_core_error(&err, "TreeSHAP interactions");
+	d = palloc(sizeof(Datum) * (nf + 1) * (nf + 1));
+	for (j = 0; j < (nf + 1) * (nf + 1); j++)
+		d[j] = Float8GetDatum(phi[j]);
+	dims[0] = dims[1] = nf + 1;
+	PG_RETURN_ARRAYTYPE_P(
+		construct_md_array(d, NULL, 2, dims, lbs, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }

@@ -29,3 +29,10 @@ CREATE FUNCTION @extschema@.cs_shap(model text, input jsonb,
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.cs_shap(text, jsonb) IS
     'SHAP values of a jsonb row as rows (feature, value, shap), then the base value.';
+
+CREATE FUNCTION @extschema@.cs_shap_interactions(model text, input record)
+    RETURNS float8[]
+    AS 'MODULE_PATHNAME', 'cs_shap_interactions_record'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cs_shap_interactions(text, record) IS
+    'SHAP interaction values of a row for a tree model: (features + 1) x (features + 1), XGBoost''s pred_interactions layout; each row sums to the feature''s SHAP value.';

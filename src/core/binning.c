@@ -122,6 +122,25 @@ radix_sort(uint64_t *a, uint64_t *tmp, size_t n)
 	/* four passes: the sorted entries are back in a */
 }
 
+/* upper_bound over the nb >= 1 cut values c, clamped to the last bin (branch-free halving). */
+static inline uint32_t
+search_bin(const float *c, uint32_t nb, float v)
+{
+	const float *base = c;
+	uint32_t     n = nb;
+	uint32_t     i;
+
+	while (n > 1)
+	{
+		uint32_t half = n / 2;
+
+		base = base[half] <= v ? base + half : base;
+		n -= half;
+	}
+	i = (uint32_t) (base - c) + (*base <= v);
+	return i == nb ? nb - 1 : i;
+}
+
 /* ------------------------------------------------------------ XGBoost's summary */
 
 /* WQSummary::SetPrune: at most about maxsize entries of src spread by rank (dst != src). */
@@ -561,28 +580,16 @@ bin_ranges(cut_job *job, int32_t j, const uint32_t *col, size_t n)
 	}
 	for (i = 0; i < n; i++)
 	{
-		float    v;
-		uint32_t low = 0;
-		uint32_t len = nb;
+		float v;
 
 		if (col[i] == KEY_MISSING)
 			continue;
 		v = key_float(col[i]);
-		while (len > 0)
-		{
-			uint32_t half = len / 2;
-
-			if (cuts[low + half] <= v)
-			{
-				low += half + 1;
-				len -= half + 1;
-			}
-			else
-				len = half;
-		}
-		b = low == nb ? nb - 1 : low;
-		lo[b] = fminf(lo[b], v);
-		hi[b] = fmaxf(hi[b], v);
+		b = search_bin(cuts, nb, v);
+		if (v < lo[b])
+			lo[b] = v;
+		if (v > hi[b])
+			hi[b] = v;
 	}
 	for (b = 0; b < nb; b++)
 		if (lo[b] > hi[b])
@@ -762,28 +769,6 @@ int32_t
 cs_bin_count(const cs_bin_cuts *c, int32_t j)
 {
 	return (int32_t) (c->ptr[j + 1] - c->ptr[j]);
-}
-
-/* upper_bound over the nb cut values c, clamped to the last bin. */
-static inline uint32_t
-search_bin(const float *c, uint32_t nb, float v)
-{
-	uint32_t lo = 0;
-	uint32_t len = nb;
-
-	while (len > 0)
-	{
-		uint32_t half = len / 2;
-
-		if (c[lo + half] <= v)
-		{
-			lo += half + 1;
-			len -= half + 1;
-		}
-		else
-			len = half;
-	}
-	return lo == nb ? nb - 1 : lo;
 }
 
 /* The bin of input x of feature j: n_bins(j) when x is NaN. */

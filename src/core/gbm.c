@@ -56,6 +56,7 @@
 #define PART_BLOCK     16384 /* rows per partition task */
 #define HIST_BLOCK     65536 /* rows per histogram task */
 #define PREFETCH_AHEAD 16    /* rows ahead whose bins are prefetched */
+#define PARALLEL_WORK  32768 /* less work than this (rows, bins) runs in the caller */
 #define MAX_DEPTH      30
 #define RT_EPS         1e-6f /* XGBoost's kRtEps */
 #define SPLIT_NONE     (-1)
@@ -461,6 +462,16 @@ split_is_valid(const gbm *b, const gbm_node *nd)
 
 /* ------------------------------------------------------------ tasks */
 
+/*
+ * Runs a job on the pool, or in the calling thread when it is too small to
+ * pay for waking the others (the result is the same either way).
+ */
+static void
+run(gbm *b, size_t n_tasks, cs_task_fn fn, size_t work)
+{
+	cs_pool_run(work >= PARALLEL_WORK ? b->pool : NULL, n_tasks, fn, b);
+}
+
 /* Gradients of one chunk of rows; the rows start in their own order. */
 static void
 gradient_task(void *arg, size_t task, int thread)
@@ -484,8 +495,11 @@ gradient_task(void *arg, size_t task, int thread)
 		float p = 1.0f / (expf(z) + 1.0f + 1e-16f);
 		float label = y[i] ? 1.0f : 0.0f;
 		float g = p - label;
-		float h = fmaxf(p * (1.0f - p), 1e-16f);
+		float h = p * (1.0f - p);
 
+		/* fmaxf(h, 1e-16f) as XGBoost, without the libm call (h is never NaN) */
+		if (h < 1e-16f)
+			h = 1e-16f;
 		if (y[i])
 		{
 			g *= b->scale_pos_weight;
@@ -830,6 +844,7 @@ apply_split(gbm *b, int32_t node)
 static cs_status
 partition_level(gbm *b)
 {
+	size_t  level_rows = 0;
 	int32_t k;
 	size_t  i;
 
@@ -839,6 +854,7 @@ partition_level(gbm *b)
 		const gbm_node *nd = &b->gn[b->level[k]];
 		size_t          from;
 
+		level_rows += nd->end - nd->begin;
 		for (from = nd->begin; from < nd->end; from += PART_BLOCK)
 		{
 			part_block *blk;
@@ -854,7 +870,7 @@ partition_level(gbm *b)
 			blk->end = from + PART_BLOCK < nd->end ? from + PART_BLOCK : nd->end;
 		}
 	}
-	cs_pool_run(b->pool, b->n_blocks, partition_task, b);
+	run(b, b->n_blocks, partition_task, level_rows);
 	/* each node's left rows first, block by block, then its right rows */
 	for (i = 0; i < b->n_blocks;)
 	{
@@ -883,7 +899,7 @@ partition_level(gbm *b)
 		b->gn[b->tn[node].right].begin = nd->begin + n_left;
 		b->gn[b->tn[node].right].end = nd->end;
 	}
-	cs_pool_run(b->pool, b->n_blocks, place_task, b);
+	run(b, b->n_blocks, place_task, level_rows);
 	return CS_OK;
 }
 
@@ -892,6 +908,7 @@ static cs_status
 build_nodes(gbm *b)
 {
 	int64_t n_partials = 0;
+	size_t  total = 0;
 	int32_t k;
 
 	b->n_hblocks = 0;
@@ -904,6 +921,7 @@ build_nodes(gbm *b)
 		size_t          from = nd->begin;
 		size_t          c;
 
+		total += rows;
 		if (reserve((void **) &b->hblocks,
 					&b->cap_hblocks,
 					b->n_hblocks + count,
@@ -934,8 +952,8 @@ build_nodes(gbm *b)
 				cs_mul_size((size_t) n_partials, b->hist_size),
 				sizeof(cs_hist_bin)) != CS_OK)
 		return CS_ERR_NOMEM;
-	cs_pool_run(b->pool, b->n_hblocks, block_task, b);
-	cs_pool_run(b->pool, b->n_multi * (size_t) b->n_feats, reduce_task, b);
+	run(b, b->n_hblocks, block_task, total * (size_t) b->n_feats);
+	run(b, b->n_multi * (size_t) b->n_feats, reduce_task, b->n_multi * b->hist_size);
 	return CS_OK;
 }
 
@@ -979,7 +997,7 @@ build_histograms(gbm *b)
 	b->n_build = (int32_t) pairs;
 	if (build_nodes(b) != CS_OK)
 		return CS_ERR_NOMEM;
-	cs_pool_run(b->pool, pairs * (size_t) b->n_feats, subtract_task, b);
+	run(b, pairs * (size_t) b->n_feats, subtract_task, pairs * b->hist_size);
 	return CS_OK;
 }
 
@@ -993,7 +1011,7 @@ search_level(gbm *b)
 
 	if (reserve((void **) &b->cands, &b->cap_cands, n, sizeof(gbm_split)) != CS_OK)
 		return CS_ERR_NOMEM;
-	cs_pool_run(b->pool, n, search_task, b);
+	run(b, n, search_task, (size_t) b->n_search * b->hist_size);
 	for (k = 0; k < b->n_search; k++)
 	{
 		gbm_node *nd = &b->gn[b->search[k]];
@@ -1084,7 +1102,7 @@ update_margins(gbm *b)
 			c->value = (float) b->tn[k].value;
 		}
 	}
-	cs_pool_run(b->pool, b->n_chunks, margin_task, b);
+	run(b, b->n_chunks, margin_task, b->n);
 	return CS_OK;
 }
 
@@ -1100,7 +1118,7 @@ grow_tree(gbm *b)
 	int32_t   i;
 
 	sample_features(b);
-	cs_pool_run(b->pool, n_chunks, gradient_task, b);
+	run(b, n_chunks, gradient_task, b->n);
 	for (k = 0; k < n_chunks; k++)
 	{
 		g += b->chunk_sums[2 * k];
@@ -1420,7 +1438,7 @@ cs_gbm_train(const cs_gbm_params *p, const cs_tree_data *train, const cs_tree_da
 			double score;
 			int    better;
 
-			cs_pool_run(b.pool, (b.valid->n + ROW_CHUNK - 1) / ROW_CHUNK, valid_task, &b);
+			run(&b, (b.valid->n + ROW_CHUNK - 1) / ROW_CHUNK, valid_task, b.valid->n * 8);
 			score = valid_metric(&b);
 			out->valid_score[t] = score;
 			better = t == 0 || (p->eval_metric == CS_GBM_METRIC_AUC ? score > best : score < best);

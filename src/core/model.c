@@ -130,6 +130,38 @@ cs_model_prepare(cs_model *m, cs_error *err)
 	return CS_OK;
 }
 
+/*
+ * An ensemble's score of an input whose unseen categories (-1) are read as
+ * level 0, the most frequent one, as the linear encoding reads them: a tree
+ * would otherwise send them wherever a split put the values below level 0,
+ * which may be the missing values' side.
+ */
+static double
+ensemble_output(const cs_model *m, const double *input, int margin)
+{
+	int32_t j;
+	double  out;
+	double *copy;
+
+	for (j = 0; j < m->schema.n_features; j++)
+		if (m->schema.features[j].kind == CS_KIND_CATEGORICAL && input[j] < 0)
+			break;
+	if (j == m->schema.n_features)
+		return margin ? cs_ensemble_margin(m->u.ensemble, input) :
+						cs_ensemble_predict(m->u.ensemble, input);
+	copy = cs_malloc(sizeof(double) * (size_t) m->schema.n_features);
+	if (copy == NULL)
+		return NAN;
+	memcpy(copy, input, sizeof(double) * (size_t) m->schema.n_features);
+	for (; j < m->schema.n_features; j++)
+		if (m->schema.features[j].kind == CS_KIND_CATEGORICAL && copy[j] < 0)
+			copy[j] = 0;
+	out =
+		margin ? cs_ensemble_margin(m->u.ensemble, copy) : cs_ensemble_predict(m->u.ensemble, copy);
+	cs_free(copy);
+	return out;
+}
+
 /* Margin (log-odds) for one scoring input, from the folded coefficients. */
 double
 cs_model_margin(const cs_model *m, const double *input)
@@ -147,7 +179,7 @@ cs_model_margin(const cs_model *m, const double *input)
 		return log(p / (1 - p));
 	}
 	if (m->type != CS_MODEL_LOGISTIC_REGRESSION)
-		return cs_ensemble_margin(m->u.ensemble, input);
+		return ensemble_output(m, input, 1);
 	for (j = 0; j < m->schema.n_features; j++)
 	{
 		const cs_feature *f = &m->schema.features[j];
@@ -175,7 +207,7 @@ cs_model_predict(const cs_model *m, const double *input)
 	if (m->type == CS_MODEL_DNN)
 		return cs_mlp_predict_input(m->u.mlp, &m->schema, input);
 	if (m->type != CS_MODEL_LOGISTIC_REGRESSION)
-		return cs_ensemble_predict(m->u.ensemble, input);
+		return ensemble_output(m, input, 0);
 	z = cs_model_margin(m, input);
 	if (z >= 0.0)
 		return 1.0 / (1.0 + exp(-z));

@@ -40,11 +40,10 @@ walk(const cs_tree_node *nodes, const double *input)
 	{
 		const cs_tree_node *nd = &nodes[k];
 		double              x = input[nd->feature];
+		int32_t             left = isnan(x) ? nd->default_left : (float) x < nd->threshold;
 
-		if (isnan(x))
-			k = nd->default_left ? nd->left : nd->right;
-		else
-			k = (float) x < nd->threshold ? nd->left : nd->right;
+		/* a select, not a branch: which side an input takes is unpredictable */
+		k = nd->right ^ ((nd->left ^ nd->right) & -left);
 	}
 	return k;
 }

@@ -667,27 +667,38 @@ test_gbm_training(void)
 	data_synthetic(&t, 4000, 23);
 	data_synthetic(&v, 1000, 29);
 
-	/* determinism: same seed, any thread count, with row and column sampling */
-	cs_gbm_params_default(&p);
-	p.n_estimators = 30;
-	p.subsample = 0.7;
-	p.colsample_bytree = 0.75;
-	p.seed = 99;
-	train_gbm(&p, &t, NULL, &a);
-	train_gbm(&p, &t, NULL, &b);
-	tap_ok(same_ensemble(&a.model, &b.model), "same seed: identical trees, bit for bit");
-	cs_gbm_result_free(&b);
-	p.threads = 3;
-	train_gbm(&p, &t, NULL, &b);
-	tap_ok(same_ensemble(&a.model, &b.model), "3 threads: the same trees as 1 thread, bit for bit");
-	cs_gbm_result_free(&b);
-	p.threads = 1;
-	p.seed = 100;
-	train_gbm(&p, &t, NULL, &b);
-	tap_ok(!same_ensemble(&a.model, &b.model), "another seed: other trees");
-	cs_gbm_result_free(&b);
-	tap_ok(cs_ensemble_check(&a.model, &err) == CS_OK, "a trained model passes cs_ensemble_check");
-	cs_gbm_result_free(&a);
+	/*
+	 * determinism: same seed, any thread count, with row and column sampling, on
+	 * enough rows that every step runs on the threads (histograms in several blocks)
+	 */
+	{
+		data big;
+
+		data_synthetic(&big, 140000, 37);
+		cs_gbm_params_default(&p);
+		p.n_estimators = 8;
+		p.subsample = 0.7;
+		p.colsample_bytree = 0.75;
+		p.seed = 99;
+		train_gbm(&p, &big, NULL, &a);
+		train_gbm(&p, &big, NULL, &b);
+		tap_ok(same_ensemble(&a.model, &b.model), "same seed: identical trees, bit for bit");
+		cs_gbm_result_free(&b);
+		p.threads = 3;
+		train_gbm(&p, &big, NULL, &b);
+		tap_ok(same_ensemble(&a.model, &b.model),
+			   "3 threads: the same trees as 1 thread, bit for bit (140000 rows)");
+		cs_gbm_result_free(&b);
+		p.threads = 1;
+		p.seed = 100;
+		train_gbm(&p, &big, NULL, &b);
+		tap_ok(!same_ensemble(&a.model, &b.model), "another seed: other trees");
+		cs_gbm_result_free(&b);
+		tap_ok(cs_ensemble_check(&a.model, &err) == CS_OK,
+			   "a trained model passes cs_ensemble_check");
+		cs_gbm_result_free(&a);
+		data_free(&big);
+	}
 
 	/* histogram subtraction against building every child */
 	cs_gbm_params_default(&p);

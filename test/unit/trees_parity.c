@@ -537,11 +537,15 @@ run_bench(const char *path, int threads)
 		if (cs_gbm_train(&gp, &parts[0].d, NULL, NULL, NULL, &gr, &err) != CS_OK)
 			die("cs_gbm_train", &err);
 		gbm_secs = now() - t0;
+		t0 = now();
 		for (i = 0; i < n[1]; i++)
 			score[i] = cs_ensemble_predict(&gr.model, parts[1].x + i * nf);
-		printf("gbm    200 trees depth 6 eta 0.1 256 bins: %.2f s, holdout AUC %.6f\n",
+		t0 = now() - t0;
+		printf("gbm    200 trees depth 6 eta 0.1 256 bins: %.2f s, holdout AUC %.6f, predict %.0f "
+			   "ns per row\n",
 			   gbm_secs,
-			   cs_auc(score, parts[1].y, n[1]));
+			   cs_auc(score, parts[1].y, n[1]),
+			   t0 * 1e9 / (double) n[1]);
 		cs_gbm_result_free(&gr);
 	}
 	if (which == NULL || strstr(which, "forest") != NULL)
@@ -554,13 +558,16 @@ run_bench(const char *path, int threads)
 		if (cs_forest_train(&fp, &parts[0].d, NULL, NULL, &fr, &err) != CS_OK)
 			die("cs_forest_train", &err);
 		forest_secs = now() - t0;
+		t0 = now();
 		for (i = 0; i < n[1]; i++)
 			score[i] = cs_ensemble_predict(&fr.model, parts[1].x + i * nf);
+		t0 = now() - t0;
 		printf("forest 100 trees depth 12:                 %.2f s, holdout AUC %.6f, OOB AUC "
-			   "%.6f\n",
+			   "%.6f, predict %.0f ns per row\n",
 			   forest_secs,
 			   cs_auc(score, parts[1].y, n[1]),
-			   fr.oob_auc);
+			   fr.oob_auc,
+			   t0 * 1e9 / (double) n[1]);
 		cs_forest_result_free(&fr);
 	}
 	free(score);
