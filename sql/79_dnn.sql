@@ -18,6 +18,24 @@ SELECT params->'hidden_layers' AS layers, params->>'activation' AS activation,
        (metrics #>> '{test,auc}')::float8 > 0.75 AS learns
   FROM cs_runs WHERE run_id = :net_run;
 
+-- quality parity with scikit-learn's MLPClassifier(hidden_layer_sizes=(64, 32),
+-- activation='relu', alpha=1e-4, adam, batch_size=200, max_iter=200,
+-- early_stopping=False) on the same split (test/reference/mlp_reference.py): the
+-- seed also fixes the split, so the network's seed is the default 42 and the
+-- reference is scikit-learn's mean test AUC over random_state 0..29
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set mlpref :abs_srcdir '/test/reference/mlp_credit.json'
+SET client_min_messages = warning;
+SELECT cs_train('credit', 'dnn', 'status', 'bad', name => 'net_parity', exclude => ARRAY['id'],
+                params => '{"hidden_layers": [64, 32], "activation": "relu", "weight_decay": 0.0001,
+                            "learning_rate": 0.001, "batch_size": 200, "epochs": 200,
+                            "early_stopping": false}') AS parity_run \gset
+RESET client_min_messages;
+SELECT abs((r.metrics #>> '{test,auc}')::float8 - (ref.doc #>> '{spread,test_auc_mean}')::float8) < 0.01
+           AS test_auc_within_0_01_of_sklearn
+  FROM cs_runs r, (SELECT pg_read_file(:'mlpref')::jsonb AS doc) ref
+ WHERE r.run_id = :parity_run;
+
 -- the same seed and thread count give the same weights, bit for bit
 SET client_min_messages = warning;
 SELECT cs_train('credit', 'dnn', 'status', 'bad', name => 'net_again', exclude => ARRAY['id'],
