@@ -84,3 +84,38 @@ SELECT feature, value, round(shap::numeric, 4) AS shap
 -- models without an explainer yet, and interactions of a linear model
 SELECT sqlstate_of($$SELECT cs_shap_values('net', c.*) FROM credit c LIMIT 1$$);
 SELECT sqlstate_of($$SELECT cs_shap_interactions('credit_risk@1', c.*) FROM credit c LIMIT 1$$);
+
+-- global importance: mean |SHAP| per feature over any query, an aggregate that
+-- a forced parallel plan computes the same way
+CREATE TABLE shap_rows AS SELECT c.id, cs_shap_values('credit_risk@1', c.*) AS v FROM credit c;
+SELECT array_length(cs_shap_importance(v), 1) AS length,
+       (SELECT max(abs(i.m - x.m)) < 1e-12
+          FROM unnest(cs_shap_importance(v)) WITH ORDINALITY AS i(m, k),
+               (SELECT k, avg(abs(e)) AS m FROM shap_rows, unnest(v) WITH ORDINALITY AS u(e, k) GROUP BY k) x
+         WHERE x.k = i.k) AS equals_mean_abs
+  FROM shap_rows;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF) SELECT cs_shap_importance(v) FROM shap_rows;
+CREATE TABLE shap_parallel AS SELECT cs_shap_importance(v) AS m FROM shap_rows;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+SELECT (SELECT max(abs(a - b)) FROM unnest(p.m, (SELECT cs_shap_importance(v) FROM shap_rows)) AS z(a, b))
+       < 1e-12 AS parallel_equals_serial
+  FROM shap_parallel p;
+SELECT f.name AS feature, round(i.m::numeric, 4) AS mean_abs_shap
+  FROM (SELECT cs_shap_importance(v) AS arr FROM shap_rows) s,
+       unnest(s.arr) WITH ORDINALITY AS i(m, k)
+       JOIN (SELECT f->>'name' AS name, n FROM jsonb_array_elements(cs_model_info('credit_risk@1')->'features')
+             WITH ORDINALITY AS o(f, n)) f ON f.n = i.k
+ ORDER BY i.m DESC LIMIT 5;
+
+-- a SHAP summary as rows, for a beeswarm-like chart
+SELECT feature, bucket, value_from, value_to, round(mean_shap::numeric, 3) AS mean_shap, rows
+  FROM cs_shap_summary('credit_risk@1', 'credit', 4)
+ WHERE feature IN ('income', 'records') ORDER BY feature, bucket NULLS LAST, value_from;
+SELECT sqlstate_of($$SELECT * FROM cs_shap_summary('credit_risk@1', 'credit', 0)$$);

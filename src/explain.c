@@ -22,6 +22,7 @@
 #include "utils/float.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
+#include "fmgr.h"
 
 #include <math.h>
 
@@ -350,4 +351,126 @@ cs_shap_interactions_record(PG_FUNCTION_ARGS)
 	dims[0] = dims[1] = nf + 1;
 	PG_RETURN_ARRAYTYPE_P(
 		construct_md_array(d, NULL, 2, dims, lbs, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
+ * Global importance: mean |SHAP| per position of cs_shap_values arrays, as an
+ * aggregate with a flat bytea state (int64 rows, int32 length, then the
+ * sums of |value|), a combine function, and PARALLEL SAFE.
+ */
+typedef struct ShapSums
+{
+	int32  vl_len_;
+	int32  length;
+	int64  rows;
+	double sum[FLEXIBLE_ARRAY_MEMBER];
+} ShapSums;
+
+#define SHAP_SUMS_SIZE(n) (offsetof(ShapSums, sum) + sizeof(double) * (n))
+
+PG_FUNCTION_INFO_V1(cs_shap_importance_trans);
+PG_FUNCTION_INFO_V1(cs_shap_importance_combine);
+PG_FUNCTION_INFO_V1(cs_shap_importance_final);
+
+/* The state, checked: an empty bytea is no rows yet. */
+static ShapSums *
+shap_sums(bytea *b)
+{
+	ShapSums *s = (ShapSums *) b;
+
+	if (VARSIZE(b) == VARHDRSZ)
+		return NULL;
+	if (VARSIZE(b) < SHAP_SUMS_SIZE(0) || s->length < 0 || VARSIZE(b) != SHAP_SUMS_SIZE(s->length))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid cs_shap_importance state")));
+	return s;
+}
+
+/* Adds |values| of one array to the state (in place inside an aggregate). */
+Datum
+cs_shap_importance_trans(PG_FUNCTION_ARGS)
+{
+	bytea     *state = PG_GETARG_BYTEA_P(0);
+	ArrayType *arr = PG_GETARG_ARRAYTYPE_P(1);
+	ShapSums  *s;
+	Datum     *elems;
+	bool      *nulls;
+	int        n;
+	int        i;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "cs_shap_importance_trans called in non-aggregate context");
+	deconstruct_array(arr, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
+	s = shap_sums(state);
+	if (s == NULL)
+	{
+		MemoryContext agg;
+
+		AggCheckCallContext(fcinfo, &agg);
+		s = MemoryContextAllocZero(agg, SHAP_SUMS_SIZE(n));
+		SET_VARSIZE(s, SHAP_SUMS_SIZE(n));
+		s->length = n;
+	}
+	else if (s->length != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("SHAP arrays of %d and %d values in one aggregate", s->length, n),
+				 errhint("Aggregate the values of one model at a time.")));
+	for (i = 0; i < n; i++)
+		if (!nulls[i])
+			s->sum[i] += fabs(DatumGetFloat8(elems[i]));
+	s->rows++;
+	PG_RETURN_BYTEA_P((bytea *) s);
+}
+
+/* Adds two states. */
+Datum
+cs_shap_importance_combine(PG_FUNCTION_ARGS)
+{
+	ShapSums     *a = shap_sums(PG_GETARG_BYTEA_P(0));
+	ShapSums     *b = shap_sums(PG_GETARG_BYTEA_P(1));
+	MemoryContext agg;
+	ShapSums     *out;
+	int           i;
+
+	if (!AggCheckCallContext(fcinfo, &agg))
+		elog(ERROR, "cs_shap_importance_combine called in non-aggregate context");
+	if (a == NULL || b == NULL)
+	{
+		ShapSums *one = a ? a : b;
+
+		if (one == NULL)
+			PG_RETURN_BYTEA_P(PG_GETARG_BYTEA_P(0));
+		out = MemoryContextAlloc(agg, VARSIZE(one));
+		memcpy(out, one, VARSIZE(one));
+		PG_RETURN_BYTEA_P((bytea *) out);
+	}
+	if (a->length != b->length)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("SHAP arrays of %d and %d values in one aggregate", a->length, b->length)));
+	out = MemoryContextAlloc(agg, VARSIZE(a));
+	memcpy(out, a, VARSIZE(a));
+	for (i = 0; i < a->length; i++)
+		out->sum[i] += b->sum[i];
+	out->rows += b->rows;
+	PG_RETURN_BYTEA_P((bytea *) out);
+}
+
+/* Mean |SHAP| per position; NULL over no rows. */
+Datum
+cs_shap_importance_final(PG_FUNCTION_ARGS)
+{
+	ShapSums *s = shap_sums(PG_GETARG_BYTEA_P(0));
+	Datum    *d;
+	int       i;
+
+	if (s == NULL || s->rows == 0)
+		PG_RETURN_NULL();
+	d = palloc(sizeof(Datum) * Max(s->length, 1));
+	for (i = 0; i < s->length; i++)
+		d[i] = Float8GetDatum(s->sum[i] / (double) s->rows);
+	PG_RETURN_ARRAYTYPE_P(
+		construct_array(d, s->length, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }

@@ -36,3 +36,59 @@ CREATE FUNCTION @extschema@.cs_shap_interactions(model text, input record)
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.cs_shap_interactions(text, record) IS
     'SHAP interaction values of a row for a tree model: (features + 1) x (features + 1), XGBoost''s pred_interactions layout; each row sums to the feature''s SHAP value.';
+
+-- global importance: mean |SHAP| per feature over any query
+CREATE FUNCTION @extschema@.cs_shap_importance_trans(bytea, float8[])
+    RETURNS bytea AS 'MODULE_PATHNAME', 'cs_shap_importance_trans'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.cs_shap_importance_combine(bytea, bytea)
+    RETURNS bytea AS 'MODULE_PATHNAME', 'cs_shap_importance_combine'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.cs_shap_importance_final(bytea)
+    RETURNS float8[] AS 'MODULE_PATHNAME', 'cs_shap_importance_final'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE AGGREGATE @extschema@.cs_shap_importance(shap float8[]) (
+    SFUNC = @extschema@.cs_shap_importance_trans, STYPE = bytea, INITCOND = '',
+    FINALFUNC = @extschema@.cs_shap_importance_final,
+    COMBINEFUNC = @extschema@.cs_shap_importance_combine, PARALLEL = SAFE);
+COMMENT ON AGGREGATE @extschema@.cs_shap_importance(float8[]) IS
+    'Global importance: the mean |SHAP value| per position of cs_shap_values arrays (features in model order, the base value last).';
+
+CREATE FUNCTION @extschema@.cs_shap_summary(model text, relation regclass, buckets integer DEFAULT 10)
+    RETURNS TABLE (feature text, bucket integer, value_from text, value_to text,
+                   mean_shap float8, rows bigint)
+    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+    SET search_path = @extschema@, pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF buckets IS NULL OR buckets < 1 OR buckets > 1000 THEN
+        RAISE EXCEPTION 'buckets must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- numeric features in equal-count buckets of their values, categorical
+    -- ones by category, missing values apart: what a beeswarm-like chart draws
+    RETURN QUERY EXECUTE format($q$
+        WITH s AS (
+            SELECT x.feature, x.value, x.shap
+              FROM %s r, LATERAL cs_shap(%L, r.*) x
+             WHERE x.feature <> '(base value)'),
+        k AS (
+            SELECT f->>'name' AS feature, f->>'kind' AS kind, o.n AS position
+              FROM jsonb_array_elements(cs_model_info(%L)->'features') WITH ORDINALITY AS o(f, n)),
+        b AS (
+            SELECT s.*, k.kind, k.position,
+                   CASE WHEN k.kind = 'numeric' AND s.value IS NOT NULL
+                        THEN ntile(%s) OVER (PARTITION BY s.feature, s.value IS NULL
+                                             ORDER BY CASE WHEN k.kind = 'numeric'
+                                                           THEN s.value::float8 END) END AS nb
+              FROM s JOIN k USING (feature))
+        SELECT feature, nb::integer,
+               coalesce(min(CASE WHEN kind = 'numeric' THEN value::float8 END)::text, min(value)),
+               coalesce(max(CASE WHEN kind = 'numeric' THEN value::float8 END)::text, max(value)),
+               avg(shap), count(*)
+          FROM b
+         GROUP BY feature, position, kind, nb, CASE WHEN kind = 'categorical' THEN value END,
+                  value IS NULL
+         ORDER BY position, nb NULLS LAST, 3$q$, relation, model, model, buckets);
+END $$;
+COMMENT ON FUNCTION @extschema@.cs_shap_summary(text, regclass, integer) IS
+    'A SHAP summary as rows (feature, value bucket, mean SHAP, rows) over a relation, for a beeswarm-like chart.';
