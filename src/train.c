@@ -230,29 +230,28 @@ core_failed(const cs_error *err, const char *context)
 	cs_raise_core_error(err, context);
 }
 
-/* Appends {"n": .., "auc": .., ...} for the rows of one split part. */
+/*
+ * Appends {"n": .., "auc": .., ...} for the rows of one split part, scored
+ * on the worker's threads; the scores are returned in *scores when it is
+ * not NULL (the training profile reuses the training split's).
+ */
 static void
 append_part_metrics(StringInfo buf, const char *part, const cs_model *m, const cs_dataset *ds,
-					const size_t *rows, size_t n)
+					const size_t *rows, size_t n, int threads, double **scores)
 {
-	double     *inputs;
 	double     *p = palloc(sizeof(double) * Max(n, 1));
 	uint8_t    *y = palloc(Max(n, 1));
 	cs_error    err;
 	size_t      i;
-	int         nf = m->schema.n_features;
 	double      vals[4];
 	const char *names[4] = { "auc", "accuracy", "log_loss", "brier" };
 	int         k;
 
-	if (cs_schema_inputs(&m->schema, ds, rows, n, &inputs, &err) != CS_OK)
+	if (cs_score_rows_threads(m, ds, rows, n, p, threads, &err) != CS_OK)
 		cs_raise_core_error(&err, "evaluating the model");
+	CHECK_FOR_INTERRUPTS();
 	for (i = 0; i < n; i++)
-	{
-		p[i] = cs_model_predict(m, inputs + i * nf);
 		y[i] = ds->label[rows[i]];
-	}
-	cs_free(inputs);
 	vals[0] = cs_auc(p, y, n);
 	vals[1] = cs_accuracy(p, y, n, 0.5);
 	vals[2] = cs_log_loss(p, y, n);
@@ -266,29 +265,23 @@ append_part_metrics(StringInfo buf, const char *part, const cs_model *m, const c
 			appendStringInfo(buf, ", \"%s\": %s", names[k], float8out_internal(vals[k]));
 	}
 	appendStringInfoChar(buf, '}');
-	pfree(p);
+	if (scores)
+		*scores = p;
+	else
+		pfree(p);
 	pfree(y);
 }
 
 /* The training profile (JSON) that drift reports compare with: features and scores. */
 static char *
-training_profile(const cs_model *m, const cs_dataset *ds, const cs_split *split)
+training_profile(const cs_model *m, const cs_dataset *ds, const cs_split *split, double *scores)
 {
 	size_t        n = split->n[CS_PART_TRAIN];
 	const size_t *rows = split->rows[CS_PART_TRAIN];
-	int           nf = m->schema.n_features;
-	double       *inputs;
-	double       *scores = palloc(sizeof(double) * Max(n, 1));
 	char         *json;
 	char         *result;
 	cs_error      err;
-	size_t        i;
 
-	if (cs_schema_inputs(&m->schema, ds, rows, n, &inputs, &err) != CS_OK)
-		core_failed(&err, "profiling the training data");
-	for (i = 0; i < n; i++)
-		scores[i] = cs_model_predict(m, inputs + i * nf);
-	cs_free(inputs);
 	if (cs_profile_build(&m->schema, ds, rows, n, scores, &json, &err) != CS_OK)
 		core_failed(&err, "profiling the training data");
 	result = pstrdup(json);
@@ -987,6 +980,7 @@ run_job(TrainJob *job)
 	uint8_t       *blob;
 	size_t         bloblen;
 	char          *profile;
+	double        *train_scores = NULL;
 	int32          version;
 	char           done[1 + sizeof(int64) + sizeof(int32)];
 
@@ -1056,27 +1050,33 @@ run_job(TrainJob *job)
 						m,
 						rd.ds,
 						split.rows[CS_PART_TRAIN],
-						split.n[CS_PART_TRAIN]);
+						split.n[CS_PART_TRAIN],
+						job->shared->threads,
+						&train_scores);
 	appendStringInfoString(&metrics, ", ");
 	append_part_metrics(&metrics,
 						"validation",
 						m,
 						rd.ds,
 						split.rows[CS_PART_VALID],
-						split.n[CS_PART_VALID]);
+						split.n[CS_PART_VALID],
+						job->shared->threads,
+						NULL);
 	appendStringInfoString(&metrics, ", ");
 	append_part_metrics(&metrics,
 						"test",
 						m,
 						rd.ds,
 						split.rows[CS_PART_TEST],
-						split.n[CS_PART_TEST]);
+						split.n[CS_PART_TEST],
+						job->shared->threads,
+						NULL);
 	append_fit_info(&metrics, m);
 	append_monotone_check(&metrics, job, m, rd.ds, &split);
 	if (job->search.active)
 		appendStringInfo(&metrics, ", \"search\": %s", job->search_json.data);
 	appendStringInfoChar(&metrics, '}');
-	profile = training_profile(m, rd.ds, &split);
+	profile = training_profile(m, rd.ds, &split, train_scores);
 	job->seconds_evaluate = seconds_since(t);
 
 	if (cs_blob_encode(m, &blob, &bloblen, &err) != CS_OK)

@@ -45,6 +45,14 @@ cs_status cs_fit_model(const cs_train_params *params, const cs_dataset *ds, cons
 /* Bytes that cs_fit_model needs besides the dataset, for n rows. */
 double cs_fit_memory(const cs_train_params *params, const cs_dataset *ds, size_t n);
 
+/*
+ * The same on threads threads (blocks of rows on a cs_pool; a network scores
+ * on one thread, its row buffer being shared).  Results do not depend on the
+ * thread count.
+ */
+cs_status cs_score_rows_threads(const cs_model *m, const cs_dataset *ds, const size_t *rows,
+								size_t n, double *p, int threads, cs_error *err);
+
 /* Probabilities of rows[0..n) of ds under m, into p[n]. */
 cs_status cs_score_rows(const cs_model *m, const cs_dataset *ds, const size_t *rows, size_t n,
 						double *p, cs_error *err);

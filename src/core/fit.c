@@ -326,6 +326,80 @@ cs_score_rows(const cs_model *m, const cs_dataset *ds, const size_t *rows, size_
 	return CS_OK;
 }
 
+typedef struct score_task
+{
+	const cs_model   *m;
+	const cs_dataset *ds;
+	const size_t     *rows;
+	size_t            n;
+	double           *p;
+	double           *inputs; /* one block per thread */
+	size_t            block;
+	int               failed;
+} score_task;
+
+#define SCORE_BLOCK 4096
+
+/* Scores one block of rows (a pool task). */
+static void
+score_block(void *arg, size_t task, int thread)
+{
+	score_task *t = (score_task *) arg;
+	size_t      start = task * SCORE_BLOCK;
+	size_t      count = t->n - start < SCORE_BLOCK ? t->n - start : SCORE_BLOCK;
+	int32_t     nf = t->m->schema.n_features;
+	double     *in = t->inputs + (size_t) thread * SCORE_BLOCK * (size_t) nf;
+	double     *block_inputs = NULL;
+	cs_error    err;
+	size_t      i;
+
+	if (cs_schema_inputs(&t->m->schema, t->ds, t->rows + start, count, &block_inputs, &err) !=
+		CS_OK)
+	{
+		t->failed = 1;
+		return;
+	}
+	memcpy(in, block_inputs, sizeof(double) * count * (size_t) nf);
+	cs_free(block_inputs);
+	for (i = 0; i < count; i++)
+		t->p[start + i] = cs_model_predict(t->m, in + i * (size_t) nf);
+}
+
+/* Scores rows on a pool of threads. */
+cs_status
+cs_score_rows_threads(const cs_model *m, const cs_dataset *ds, const size_t *rows, size_t n,
+					  double *p, int threads, cs_error *err)
+{
+	cs_pool   *pool = NULL;
+	score_task t;
+	cs_status  st;
+
+	if (threads <= 1 || m->type == CS_MODEL_DNN || n < 2 * SCORE_BLOCK)
+		return cs_score_rows(m, ds, rows, n, p, err);
+	st = cs_pool_new(threads, &pool, err);
+	if (st != CS_OK)
+		return st;
+	t.m = m;
+	t.ds = ds;
+	t.rows = rows;
+	t.n = n;
+	t.p = p;
+	t.failed = 0;
+	t.inputs = cs_malloc(sizeof(double) * (size_t) cs_pool_threads(pool) * SCORE_BLOCK *
+						 (size_t) (m->schema.n_features > 0 ? m->schema.n_features : 1));
+	if (t.inputs == NULL)
+	{
+		cs_pool_free(pool);
+		return cs_fail(err, CS_ERR_NOMEM, "out of memory scoring rows");
+	}
+	cs_pool_run(pool, (n + SCORE_BLOCK - 1) / SCORE_BLOCK, score_block, &t);
+	cs_free(t.inputs);
+	cs_pool_free(pool);
+	if (t.failed)
+		return cs_fail(err, CS_ERR_NOMEM, "out of memory scoring rows");
+	return CS_OK;
+}
+
 /* Stratified k-fold assignment, round-robin per class in the given order. */
 cs_status
 cs_kfold_stratified(const cs_dataset *ds, const size_t *rows, size_t n, int32_t k, int32_t *fold,
