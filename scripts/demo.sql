@@ -53,3 +53,9 @@ LIMIT 10;
 SELECT round(cs_predict('credit_risk', '{"seniority": 1, "home": "rent", "time": 60, "age": 23,
         "marital": "single", "records": "yes", "job": "partime", "expenses": 60,
         "income": 90, "amount": 1200, "price": 1300}'::jsonb)::numeric, 4) AS p_bad_new_applicant;
+
+-- Why: the SHAP values of one applicant (log-odds; they add up to the score's log-odds).
+SELECT feature, value, round(shap::numeric, 3) AS shap
+  FROM cs_shap('credit_risk', (SELECT c FROM credit c WHERE status = 'bad' LIMIT 1))
+ ORDER BY abs(shap) DESC
+ LIMIT 6;
