@@ -35,6 +35,8 @@ set -eu -o pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/common.sh
 source "$REPO/scripts/common.sh"
+# shellcheck source=bench/cluster.sh
+source "$REPO/bench/cluster.sh"
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 ROWS=${ROWS:-1000000}
 REPS=${REPS:-3}
@@ -43,7 +45,6 @@ PARTS=${PARTS:-train score}
 SHARED_BUFFERS=${SHARED_BUFFERS:-1GB}
 PYTHON=${PYTHON:-/usr/bin/python3}
 
-DIR=      # the cluster's temporary directory
 EPOCHDIR= # the epoch benchmark's temporary directory
 PORT=54331
 
@@ -51,12 +52,7 @@ die() { echo "error: $*" >&2; exit 1; }
 
 cleanup()
 {
-	if [ -n "$DIR" ] && [ -d "$DIR" ]; then
-		if [ -f "$DIR/data/postmaster.pid" ]; then
-			as_pg "$PGBIN/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null 2>&1 || true
-		fi
-		rm -rf "$DIR"
-	fi
+	cluster_stop
 	if [ -n "$EPOCHDIR" ] && [ -d "$EPOCHDIR" ]; then
 		rm -rf "$EPOCHDIR"
 	fi
@@ -108,34 +104,7 @@ bench_train()
 
 start_cluster()
 {
-	say "starting a throwaway cluster"
-	DIR=$(mktemp -d "${TMPDIR:-/tmp}/credit_scoring_dnn.XXXXXX")
-	chmod 755 "$DIR"
-	if [ "$(id -u)" -eq 0 ]; then
-		chown postgres: "$DIR"
-	fi
-	cd "$DIR"
-	as_pg "$PGBIN/initdb" -D "$DIR/data" -A trust -E UTF8 --locale=C.UTF-8 -N >"$DIR/initdb.log" 2>&1 ||
-		{ cat "$DIR/initdb.log" >&2; exit 1; }
-	cat >>"$DIR/data/postgresql.conf" <<-EOF
-
-		# bench/dnn.sh
-		listen_addresses = ''
-		port = $PORT
-		unix_socket_directories = '$DIR'
-		shared_buffers = '$SHARED_BUFFERS'
-		max_parallel_workers_per_gather = 0
-		fsync = off
-		synchronous_commit = off
-		full_page_writes = off
-		autovacuum = off
-		lc_messages = 'C'
-	EOF
-	if ! as_pg "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null; then
-		cat "$DIR/server.log" >&2
-		exit 1
-	fi
-	echo "cluster in $DIR, shared_buffers $SHARED_BUFFERS"
+	cluster_start dnn "$SHARED_BUFFERS"
 }
 
 psql_pg()

@@ -37,6 +37,8 @@ set -eu -o pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/common.sh
 source "$REPO/scripts/common.sh"
+# shellcheck source=bench/cluster.sh
+source "$REPO/bench/cluster.sh"
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 PYTHON=/usr/bin/python3
 ROWS=${ROWS:-1000000}
@@ -45,24 +47,13 @@ SHIFT=${SHIFT:-0.002}
 PARALLEL=${PARALLEL:-0}
 KEEP=${KEEP:-0}
 
-DIR=    # the cluster's temporary directory
 PORT=54331
 
 die() { echo "error: $*" >&2; exit 1; }
 
-# Stop the cluster and remove its directory (unless KEEP=1).
 cleanup()
 {
-	if [ -n "$DIR" ] && [ -d "$DIR" ]; then
-		if [ -f "$DIR/data/postmaster.pid" ]; then
-			as_pg "$PGBIN/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null 2>&1 || true
-		fi
-		if [ "$KEEP" = 1 ]; then
-			echo "kept $DIR"
-		else
-			rm -rf "$DIR"
-		fi
-	fi
+	cluster_stop
 }
 
 check()
@@ -89,42 +80,14 @@ check()
 
 start_cluster()
 {
-	say "starting a throwaway cluster"
-	DIR=$(mktemp -d "${TMPDIR:-/tmp}/credit_scoring_ks.XXXXXX")
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
-	chmod 755 "$DIR"
-	if [ "$(id -u)" -eq 0 ]; then
-		chown postgres: "$DIR"
-	fi
-	as_pg "$PGBIN/initdb" -D "$DIR/data" -A trust -E UTF8 --locale=C.UTF-8 -N >"$DIR/initdb.log" 2>&1 ||
-		{ cat "$DIR/initdb.log" >&2; exit 1; }
-	# A throwaway instance: no durability; parallel query off unless a query asks for it.
-	as_pg tee -a "$DIR/data/postgresql.conf" >/dev/null <<-EOF
-
-		# bench/ks_drift.sh
-		listen_addresses = ''
-		port = $PORT
-		unix_socket_directories = '$DIR'
-		shared_buffers = '512MB'
-		max_parallel_workers_per_gather = 0
-		fsync = off
-		synchronous_commit = off
-		full_page_writes = off
-		autovacuum = off
-		lc_messages = 'C'
-		extra_float_digits = 1
-	EOF
-	if ! as_pg "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null; then
-		cat "$DIR/server.log" >&2
-		exit 1
-	fi
-	echo "cluster in $DIR (socket $DIR/.s.PGSQL.$PORT)"
+	cluster_start ks 512MB "extra_float_digits = 1"
 }
 
 psql_pg()
 {
-	as_pg "$PGBIN/psql" -X -q -h "$DIR" -p "$PORT" -d postgres -v ON_ERROR_STOP=1 "$@"
+	cluster_psql -q "$@"
 }
 
 # Generates the tables and their CSV copies.

@@ -41,6 +41,8 @@ set -eu -o pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/common.sh
 source "$REPO/scripts/common.sh"
+# shellcheck source=bench/cluster.sh
+source "$REPO/bench/cluster.sh"
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 ROWS=${ROWS:-1000000}
 REPS=${REPS:-5}
@@ -50,24 +52,13 @@ KEEP=${KEEP:-0}
 PROFILE=${PROFILE:-0}
 PROFILE_FORMS=${PROFILE_FORMS:-1 2}
 
-DIR=    # the cluster's temporary directory
 PORT=54329
 
 die() { echo "error: $*" >&2; exit 1; }
 
-# Stop the cluster and remove its directory (unless KEEP=1).
 cleanup()
 {
-	if [ -n "$DIR" ] && [ -d "$DIR" ]; then
-		if [ -f "$DIR/data/postmaster.pid" ]; then
-			as_pg "$PGBIN/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null 2>&1 || true
-		fi
-		if [ "$KEEP" = 1 ]; then
-			echo "kept $DIR"
-		else
-			rm -rf "$DIR"
-		fi
-	fi
+	cluster_stop
 }
 
 check()
@@ -98,46 +89,17 @@ check()
 
 start_cluster()
 {
-	say "starting a throwaway cluster"
-	DIR=$(mktemp -d "${TMPDIR:-/tmp}/credit_scoring_bench.XXXXXX")
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
+	cluster_start bench "$SHARED_BUFFERS" "extra_float_digits = 1"
 	# the server user may not be able to read the repository: copy what psql reads
 	cp "$REPO/bench/score_logreg.sql" "$DIR/"
-	chmod 755 "$DIR"
 	chmod 644 "$DIR/score_logreg.sql"
-	if [ "$(id -u)" -eq 0 ]; then
-		chown -R postgres: "$DIR"
-	fi
-	cd "$DIR"
-	as_pg "$PGBIN/initdb" -D "$DIR/data" -A trust -E UTF8 --locale=C.UTF-8 -N >"$DIR/initdb.log" 2>&1 ||
-		{ cat "$DIR/initdb.log" >&2; exit 1; }
-	# A throwaway instance: no durability.  Parallel query off, so both forms run on one core.
-	cat >>"$DIR/data/postgresql.conf" <<-EOF
-
-		# bench/score_logreg.sh
-		listen_addresses = ''
-		port = $PORT
-		unix_socket_directories = '$DIR'
-		shared_buffers = '$SHARED_BUFFERS'
-		max_parallel_workers_per_gather = 0
-		fsync = off
-		synchronous_commit = off
-		full_page_writes = off
-		autovacuum = off
-		lc_messages = 'C'
-		extra_float_digits = 1
-	EOF
-	if ! as_pg "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null; then
-		cat "$DIR/server.log" >&2
-		exit 1
-	fi
-	echo "cluster in $DIR (socket $DIR/.s.PGSQL.$PORT), shared_buffers $SHARED_BUFFERS"
 }
 
 psql_pg()
 {
-	as_pg "$PGBIN/psql" -X -h "$DIR" -p "$PORT" -d postgres -v ON_ERROR_STOP=1 "$@"
+	cluster_psql "$@"
 }
 
 # Profile the backend while it runs one of the benchmark's queries three times.

@@ -40,6 +40,8 @@ set -eu -o pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/common.sh
 source "$REPO/scripts/common.sh"
+# shellcheck source=bench/cluster.sh
+source "$REPO/bench/cluster.sh"
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 ROWS=${ROWS:-1000000}
 THREADS=${THREADS:-2}
@@ -48,23 +50,13 @@ SHARED_BUFFERS=${SHARED_BUFFERS:-1GB}
 KEEP=${KEEP:-0}
 PY=/usr/bin/python3
 
-DIR=    # the cluster's temporary directory
 PORT=54331
 
 die() { echo "error: $*" >&2; exit 1; }
 
 cleanup()
 {
-	if [ -n "$DIR" ] && [ -d "$DIR" ]; then
-		if [ -f "$DIR/data/postmaster.pid" ]; then
-			as_pg "$PGBIN/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null 2>&1 || true
-		fi
-		if [ "$KEEP" = 1 ]; then
-			echo "kept $DIR"
-		else
-			rm -rf "$DIR"
-		fi
-	fi
+	cluster_stop
 }
 
 check()
@@ -89,41 +81,14 @@ check()
 
 start_cluster()
 {
-	say "starting a throwaway cluster"
-	DIR=$(mktemp -d "${TMPDIR:-/tmp}/credit_scoring_trees.XXXXXX")
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
-	chmod 755 "$DIR"
-	if [ "$(id -u)" -eq 0 ]; then
-		chown -R postgres: "$DIR"
-	fi
-	cd "$DIR"
-	as_pg "$PGBIN/initdb" -D "$DIR/data" -A trust -E UTF8 --locale=C.UTF-8 -N >"$DIR/initdb.log" 2>&1 ||
-		{ cat "$DIR/initdb.log" >&2; exit 1; }
-	cat >>"$DIR/data/postgresql.conf" <<-EOF
-
-		# bench/train_trees.sh
-		listen_addresses = ''
-		port = $PORT
-		unix_socket_directories = '$DIR'
-		shared_buffers = '$SHARED_BUFFERS'
-		max_parallel_workers_per_gather = 0
-		fsync = off
-		synchronous_commit = off
-		full_page_writes = off
-		autovacuum = off
-		lc_messages = 'C'
-	EOF
-	if ! as_pg "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null; then
-		cat "$DIR/server.log" >&2
-		exit 1
-	fi
-	echo "cluster in $DIR, shared_buffers $SHARED_BUFFERS"
+	cluster_start trees "$SHARED_BUFFERS"
 }
 
 psql_pg()
 {
-	as_pg "$PGBIN/psql" -X -q -h "$DIR" -p "$PORT" -d postgres -v ON_ERROR_STOP=1 "$@"
+	cluster_psql -q "$@"
 }
 
 now() { date +%s.%N; }
