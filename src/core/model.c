@@ -141,6 +141,7 @@ ensemble_output(const cs_model *m, const double *input, int margin)
 {
 	int32_t j;
 	double  out;
+	double  local[64];
 	double *copy;
 
 	for (j = 0; j < m->schema.n_features; j++)
@@ -149,7 +150,9 @@ ensemble_output(const cs_model *m, const double *input, int margin)
 	if (j == m->schema.n_features)
 		return margin ? cs_ensemble_margin(m->u.ensemble, input) :
 						cs_ensemble_predict(m->u.ensemble, input);
-	copy = cs_malloc(sizeof(double) * (size_t) m->schema.n_features);
+	/* no allocation on the scoring path unless the model is wide */
+	copy = m->schema.n_features <= 64 ? local :
+										cs_malloc(sizeof(double) * (size_t) m->schema.n_features);
 	if (copy == NULL)
 		return NAN;
 	memcpy(copy, input, sizeof(double) * (size_t) m->schema.n_features);
