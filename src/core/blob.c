@@ -236,6 +236,20 @@ put_mlp(blob_writer *w, const cs_mlp *n)
 	}
 }
 
+/* Version 2's reference sample: rows, columns, the inputs, then the values. */
+static void
+put_reference(blob_writer *w, const cs_reference *ref)
+{
+	size_t i;
+
+	put_uint(w, (uint32_t) ref->n_rows, 4);
+	put_uint(w, (uint32_t) ref->n_cols, 4);
+	for (i = 0; i < (size_t) ref->n_rows * (size_t) ref->n_cols; i++)
+		put_f64(w, ref->inputs[i]);
+	for (i = 0; i < (size_t) ref->n_rows; i++)
+		put_f64(w, ref->values[i]);
+}
+
 /* Serialises m; *out is cs_malloc'd. */
 cs_status
 cs_blob_encode(const cs_model *m, uint8_t **out, size_t *len, cs_error *err)
@@ -251,7 +265,7 @@ cs_blob_encode(const cs_model *m, uint8_t **out, size_t *len, cs_error *err)
 		m->type != CS_MODEL_RANDOM_FOREST && m->type != CS_MODEL_DNN)
 		return cs_fail(err, CS_ERR_INVALID, "unknown model type %d", (int) m->type);
 	put_bytes(&w, BLOB_MAGIC, 4);
-	put_uint(&w, CS_BLOB_VERSION, 2);
+	put_uint(&w, m->reference.n_rows > 0 ? CS_BLOB_VERSION : 1, 2);
 	put_uint(&w, (uint64_t) m->type, 2);
 	put_uint(&w, 0, 8); /* body length and checksum, filled below */
 	put_string(&w, m->meta.target);
@@ -273,6 +287,8 @@ cs_blob_encode(const cs_model *m, uint8_t **out, size_t *len, cs_error *err)
 		for (i = 0; i <= lr->p; i++)
 			put_f64(&w, lr->coef[i]);
 	}
+	if (m->reference.n_rows > 0)
+		put_reference(&w, &m->reference);
 	if (w.failed || w.len - HEADER_SIZE > UINT32_MAX)
 	{
 		cs_free(w.buf);
@@ -298,7 +314,8 @@ typedef struct blob_reader
 	const uint8_t *p;
 	size_t         left;
 	cs_error      *err;
-	int            type; /* the model type of the header */
+	int            type;    /* the model type of the header */
+	int            version; /* the format version of the header */
 } blob_reader;
 
 static int corrupt(blob_reader *r, const char *fmt, ...)
@@ -671,6 +688,45 @@ get_f64_array(blob_reader *r, size_t n, int nan_ok, double **out, const char *fi
 	return 1;
 }
 
+/*
+ * Reads the reference sample (version 2): 1 to CS_REFERENCE_ROWS rows of the
+ * schema's width; a numeric input is finite or NaN, a categorical one a level
+ * of the feature or NaN; values are finite.
+ */
+static int
+get_reference(blob_reader *r, const cs_schema *s, cs_reference *ref)
+{
+	uint64_t rows;
+	uint64_t cols;
+	size_t   i;
+
+	if (!get_uint(r, 4, &rows, "the reference sample's rows") ||
+		!get_uint(r, 4, &cols, "the reference sample's columns"))
+		return 0;
+	if (rows < 1 || rows > CS_REFERENCE_ROWS)
+		return corrupt(r, "the reference sample has %llu rows", (unsigned long long) rows);
+	if (cols != (uint64_t) s->n_features)
+		return corrupt(r,
+					   "the reference sample has %llu columns for %d features",
+					   (unsigned long long) cols,
+					   (int) s->n_features);
+	ref->n_rows = (int32_t) rows;
+	ref->n_cols = (int32_t) cols;
+	if (!get_f64_array(r, (size_t) rows * (size_t) cols, 1, &ref->inputs, "the reference sample") ||
+		!get_f64_array(r, (size_t) rows, 0, &ref->values, "the reference sample's values"))
+		return 0;
+	for (i = 0; i < (size_t) rows * (size_t) cols; i++)
+	{
+		const cs_feature *f = &s->features[i % cols];
+		double            x = ref->inputs[i];
+
+		if (f->kind == CS_KIND_CATEGORICAL && !isnan(x) &&
+			(x < 0 || x >= f->n_levels || x != floor(x)))
+			return corrupt(r, "the reference sample has level %g of \"%s\"", x, f->name);
+	}
+	return 1;
+}
+
 /* Reads a dense network and checks it (cs_mlp_check, run by cs_model_prepare). */
 static int
 get_mlp(blob_reader *r, int32_t design_width, cs_mlp **out)
@@ -755,8 +811,9 @@ check_header(blob_reader *r, const uint8_t *data, size_t len)
 	get_uint(r, 2, &type, "the model type");
 	get_uint(r, 4, &body_len, "the body length");
 	get_uint(r, 4, &crc, "the checksum");
-	if (version != CS_BLOB_VERSION)
-		return corrupt(r, "the format version is %d, not %d", (int) version, CS_BLOB_VERSION);
+	if (version != 1 && version != CS_BLOB_VERSION)
+		return corrupt(r, "the format version is %d, not 1 or %d", (int) version, CS_BLOB_VERSION);
+	r->version = (int) version;
 	if (type != CS_MODEL_LOGISTIC_REGRESSION && type != CS_MODEL_XGBOOST &&
 		type != CS_MODEL_RANDOM_FOREST && type != CS_MODEL_DNN)
 		return corrupt(r, "the model type is %d", (int) type);
@@ -775,7 +832,7 @@ check_header(blob_reader *r, const uint8_t *data, size_t len)
 cs_status
 cs_blob_decode(const uint8_t *data, size_t len, cs_model **out, cs_error *err)
 {
-	blob_reader r = { NULL, 0, err, 0 };
+	blob_reader r = { NULL, 0, err, 0, 0 };
 	cs_error    why;
 	cs_model   *m;
 
@@ -799,6 +856,8 @@ cs_blob_decode(const uint8_t *data, size_t len, cs_model **out, cs_error *err)
 			goto fail;
 	}
 	else if (!get_ensemble(&r, m->schema.n_features, m->type, &m->u.ensemble))
+		goto fail;
+	if (r.version >= 2 && !get_reference(&r, &m->schema, &m->reference))
 		goto fail;
 	if (r.left != 0)
 	{

@@ -296,6 +296,24 @@ typedef struct cs_model_meta
 	uint64_t n_test;
 } cs_model_meta;
 
+/*
+ * A reference sample kept with a model: up to CS_REFERENCE_ROWS training rows
+ * (scoring inputs, in the order of a seeded hash of their content, so any
+ * prefix is a random sample) and each row's value in the model's explanation
+ * units (cs_explain_value).  KernelSHAP takes its background from it and reason
+ * codes their cutoff-matched reference (src/core/attrib.c).  n_rows is 0 for
+ * a model without one (imported models, blobs written before it existed).
+ */
+#define CS_REFERENCE_ROWS 500
+
+typedef struct cs_reference
+{
+	int32_t n_rows;
+	int32_t n_cols; /* the schema's features */
+	double *inputs; /* n_rows x n_cols, row-major */
+	double *values; /* n_rows */
+} cs_reference;
+
 typedef struct cs_model
 {
 	cs_model_type type;
@@ -307,7 +325,8 @@ typedef struct cs_model
 		struct cs_ensemble *ensemble; /* xgboost, random_forest */
 		struct cs_mlp      *mlp;      /* dnn */
 	} u;
-	cs_fit_info info; /* set by cs_fit_model */
+	cs_fit_info  info;      /* set by cs_fit_model */
+	cs_reference reference; /* set by the trainer (cs_reference_build) */
 } cs_model;
 
 cs_status cs_logreg_fit(const double *X, const uint8_t *y, size_t n, int32_t p,
@@ -326,7 +345,11 @@ const char *cs_model_type_name(cs_model_type t);
 
 /* -------------------------------------------------------------- model blob */
 
-#define CS_BLOB_VERSION 1
+/*
+ * Version 2 appends the reference sample; a model without one is written as
+ * version 1, byte for byte as before, and both versions are read.
+ */
+#define CS_BLOB_VERSION 2
 
 /* Serialises m; *out is cs_malloc'd. */
 cs_status cs_blob_encode(const cs_model *m, uint8_t **out, size_t *len, cs_error *err);

@@ -227,6 +227,8 @@ cs_model_free(cs_model *m)
 	cs_free(m->meta.target);
 	cs_free(m->meta.positive);
 	cs_schema_free(&m->schema);
+	cs_free(m->reference.inputs);
+	cs_free(m->reference.values);
 	if (m->type == CS_MODEL_LOGISTIC_REGRESSION)
 	{
 		cs_free(m->u.logreg.coef);

@@ -1174,7 +1174,7 @@ test_blob(void)
 	coef_at = len - 5 * 8;
 	memcpy(&nan_bits, &nan_value, 8);
 	expect_corrupt(blob, len, 0, 'X', 1, 0, "magic", "wrong magic");
-	expect_corrupt(blob, len, 4, 2, 2, 0, "version", "version 2");
+	expect_corrupt(blob, len, 4, 3, 2, 0, "version", "version 3");
 	expect_corrupt(blob, len, 6, 9, 2, 0, "model type", "model type 9");
 	expect_corrupt(blob, len, 8, len - 15, 4, 0, "body length", "body length off by one");
 	expect_corrupt(blob, len, 12, 0, 4, 0, "checksum", "checksum zeroed");
