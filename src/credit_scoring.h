@@ -76,6 +76,8 @@ extern void cs_rowmap_build(CsRowMap *map, const cs_model *model, TupleDesc tupd
 extern void cs_rowmap_inputs(const CsRowMap *map, const cs_model *model, double *input);
 /* Fills input[] from the keys of a jsonb object (absent key = missing). */
 extern void cs_jsonb_inputs(Jsonb *jb, const cs_model *model, double *input);
+/* An error naming the first feature a jsonb row has no key for (explanations). */
+extern void cs_jsonb_require_features(Jsonb *jb, const cs_model *model, const char *ref);
 
 /* ------------------------------------------------------------ registry.c */
 
@@ -144,6 +146,45 @@ typedef struct CsModelHandle
 extern const cs_model *cs_handle_by_name(CsModelHandle *h, text *ref, MemoryContext mcxt);
 /* Fills h->input from a record argument, mapping its row type once. */
 extern void cs_handle_record_inputs(CsModelHandle *h, HeapTupleHeader td, MemoryContext mcxt);
+
+/* explain.c: KernelSHAP's coalitions for a samples argument (0: the default), checked */
+extern int32 cs_kernel_samples(int32 samples, int32 n_features);
+/* explain.c: an error naming the model unless it keeps a reference sample */
+extern void cs_require_reference(const cs_model *m, const char *ref, const char *what);
+
+/* ------------------------------------------------------------- reasons.c */
+
+/* A reason table (feature -> reason, code) as read for one SQL command. */
+typedef struct CsReasonTexts
+{
+	Oid                relid;
+	LocalTransactionId lxid;
+	CommandId          command;
+	int                n;
+	char             **feature;
+	char             **reason; /* may be NULL */
+	char             **code;   /* may be NULL */
+} CsReasonTexts;
+
+typedef struct CsReason
+{
+	int    feature; /* index in the model's features */
+	double contribution;
+} CsReason;
+
+/* Reads a reason table (columns feature, reason, optionally code) into t, in mcxt. */
+extern void cs_reason_texts_load(CsReasonTexts *t, Oid relid, MemoryContext mcxt);
+/* Whether t holds relid as read in the current SQL command. */
+extern bool cs_reason_texts_current(const CsReasonTexts *t, Oid relid);
+/*
+ * The at most n reasons (positive contributions, largest first) for input
+ * against the cutoff-matched reference; returns how many.  Checks n and cutoff.
+ */
+extern int cs_reasons_compute(const cs_model *m, const char *ref, const double *input, int n,
+							  double cutoff, CsReason *out, double *reference_score);
+/* A feature's reason text (the table's, else its name) and code (or NULL). */
+extern const char *
+cs_reason_text(const CsReasonTexts *t, const cs_model *m, int feature, const char **code);
 
 
 /* ------------------------------------------------------------- request.c */

@@ -237,6 +237,36 @@ jsonb_string_number(const cs_feature *f, const char *s, int len)
 	return v;
 }
 
+/*
+ * An error naming the first feature of the model that a jsonb row has no key
+ * for.  Scoring reads an absent key as NULL; an explanation of a row must not
+ * silently explain a different applicant, so it asks for every feature (null
+ * for a missing value).
+ */
+void
+cs_jsonb_require_features(Jsonb *jb, const cs_model *model, const char *ref)
+{
+	int i;
+
+	if (!JB_ROOT_IS_OBJECT(jb))
+		return; /* cs_jsonb_inputs says what is wrong */
+	for (i = 0; i < model->schema.n_features; i++)
+	{
+		const char *name = model->schema.features[i].name;
+		JsonbValue  key;
+
+		key.type = jbvString;
+		key.val.string.val = (char *) name;
+		key.val.string.len = strlen(name);
+		if (findJsonbValueFromContainer(&jb->root, JB_FOBJECT, &key) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("row has no key \"%s\", a feature of model \"%s\"", name, ref),
+					 errhint("An explanation needs every feature of the model; give a missing "
+							 "value as null.")));
+	}
+}
+
 /* Fills input[] from the keys of a jsonb object (absent key = missing). */
 void
 cs_jsonb_inputs(Jsonb *jb, const cs_model *model, double *input)

@@ -10,7 +10,12 @@
  * w_c (x_c - E[x_c]); the means come from the training profile stored with
  * the model (a standardised numeric column has mean 0 by construction; an
  * indicator or one-hot column's mean is its training frequency).  Tree
- * models: exact path-dependent TreeSHAP (src/core/shap.c).
+ * models: exact path-dependent TreeSHAP (src/core/shap.c).  The network:
+ * KernelSHAP (src/core/attrib.c) against the first CS_KERNEL_BACKGROUND rows
+ * of the reference sample stored in the model at training time, with the
+ * samples argument's coalitions (0: 2 features + 2048), seeded: the same call
+ * gives the same values; with at most 11 features every coalition is
+ * evaluated and the values are exact.
  */
 #include "postgres.h"
 
@@ -26,6 +31,7 @@
 
 #include <math.h>
 
+#include "cs_attrib.h"
 #include "cs_shap.h"
 #include "credit_scoring.h"
 
@@ -152,9 +158,40 @@ design_means(CsShapState *st, const cs_model *m, MemoryContext mcxt)
 	st->means_for = st->handle.model_id;
 }
 
+/* The coalitions KernelSHAP evaluates for a samples argument (0: the default). */
+int32
+cs_kernel_samples(int32 samples, int32 n_features)
+{
+	if (samples == 0)
+		return cs_kernel_shap_default_samples(n_features);
+	if (samples < CS_KERNEL_MIN_SAMPLES || samples > CS_KERNEL_MAX_SAMPLES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("samples must be between %d and %d, not %d",
+						CS_KERNEL_MIN_SAMPLES,
+						CS_KERNEL_MAX_SAMPLES,
+						samples),
+				 errhint("0 takes the default, 2 * features + 2048.")));
+	return samples;
+}
+
+/* The model's reference sample, or an error naming the model. */
+void
+cs_require_reference(const cs_model *m, const char *ref, const char *what)
+{
+	if (m->reference.n_rows > 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("model \"%s\" keeps no reference sample, which %s needs", ref, what),
+			 errhint("Models trained by credit_scoring 0.1.0 keep one; imported models and "
+					 "models from earlier builds do not: train it again.")));
+}
+
 /* SHAP values of one input into phi (n_features values, then the base value). */
 static void
-shap_values(CsShapState *st, const cs_model *m, const double *input, MemoryContext mcxt)
+shap_values(CsShapState *st, const cs_model *m, const double *input, int32 samples,
+			MemoryContext mcxt)
 {
 	int32 nf = m->schema.n_features;
 	int32 j;
@@ -202,10 +239,22 @@ shap_values(CsShapState *st, const cs_model *m, const double *input, MemoryConte
 			cs_raise_core_error(&err, "TreeSHAP");
 		return;
 	}
+	if (m->type == CS_MODEL_DNN)
+	{
+		cs_error err;
+		int32    n_bg = Min(m->reference.n_rows, CS_KERNEL_BACKGROUND);
+		int32    nsamples = cs_kernel_samples(samples, nf);
+
+		cs_require_reference(m, st->handle.ref, "KernelSHAP");
+		if (cs_kernel_shap(m, input, m->reference.inputs, NULL, n_bg, nsamples, 0, st->phi, &err) !=
+			CS_OK)
+			cs_raise_core_error(&err, "KernelSHAP");
+		return;
+	}
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("SHAP values of model type %s are not available", cs_model_type_name(m->type)),
-			 errhint("Logistic regression, xgboost and random_forest models are explained.")));
+			 errhint("Logistic regression, xgboost, random_forest and dnn models are explained.")));
 }
 
 /* The call site's state, its model resolved and the input read from arg 1. */
@@ -219,10 +268,17 @@ shap_input(FunctionCallInfo fcinfo, bool jsonb_input)
 		st = fcinfo->flinfo->fn_extra = MemoryContextAllocZero(mcxt, sizeof(CsShapState));
 	cs_handle_by_name(&st->handle, PG_GETARG_TEXT_PP(0), mcxt);
 	if (jsonb_input)
+	{
+		cs_jsonb_require_features(PG_GETARG_JSONB_P(1), st->handle.model, st->handle.ref);
 		cs_jsonb_inputs(PG_GETARG_JSONB_P(1), st->handle.model, st->handle.input);
+	}
 	else
 		cs_handle_record_inputs(&st->handle, PG_GETARG_HEAPTUPLEHEADER(1), mcxt);
-	shap_values(st, st->handle.model, st->handle.input, mcxt);
+	shap_values(st,
+				st->handle.model,
+				st->handle.input,
+				PG_NARGS() > 2 ? PG_GETARG_INT32(2) : 0,
+				mcxt);
 	return st;
 }
 

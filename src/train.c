@@ -34,6 +34,7 @@
 
 #include "cs_mlp.h"
 #include "credit_scoring.h"
+#include "cs_attrib.h"
 #include "cs_profile.h"
 
 #define MIN_ROWS_PER_CLASS 10
@@ -1077,6 +1078,15 @@ run_job(TrainJob *job)
 		appendStringInfo(&metrics, ", \"search\": %s", job->search_json.data);
 	appendStringInfoChar(&metrics, '}');
 	profile = training_profile(m, rd.ds, &split, train_scores);
+	/* the reference sample that KernelSHAP and reason codes compare with */
+	if (cs_reference_build(m,
+						   rd.ds,
+						   split.rows[CS_PART_TRAIN],
+						   split.n[CS_PART_TRAIN],
+						   m->meta.seed,
+						   CS_REFERENCE_ROWS,
+						   &err) != CS_OK)
+		core_failed(&err, "sampling the reference rows");
 	job->seconds_evaluate = seconds_since(t);
 
 	if (cs_blob_encode(m, &blob, &bloblen, &err) != CS_OK)

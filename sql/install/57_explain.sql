@@ -1,33 +1,33 @@
 -- ------------------------------------------------------------------- explain
 
-CREATE FUNCTION @extschema@.cs_shap_values(model text, input record)
+CREATE FUNCTION @extschema@.cs_shap_values(model text, input record, samples integer DEFAULT 0)
     RETURNS float8[]
     AS 'MODULE_PATHNAME', 'cs_shap_values_record'
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.cs_shap_values(text, record) IS
-    'SHAP values of a row in the model''s margin units: one per feature in model order, the base value last (XGBoost''s pred_contribs layout).';
+COMMENT ON FUNCTION @extschema@.cs_shap_values(text, record, integer) IS
+    'SHAP values of a row in the model''s margin units: one per feature in model order, the base value last (XGBoost''s pred_contribs layout).  Exact for linear and tree models; KernelSHAP for a network, with samples coalitions (0: 2 * features + 2048) against the reference sample kept at training.';
 
-CREATE FUNCTION @extschema@.cs_shap_values(model text, input jsonb)
+CREATE FUNCTION @extschema@.cs_shap_values(model text, input jsonb, samples integer DEFAULT 0)
     RETURNS float8[]
     AS 'MODULE_PATHNAME', 'cs_shap_values_jsonb'
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.cs_shap_values(text, jsonb) IS
+COMMENT ON FUNCTION @extschema@.cs_shap_values(text, jsonb, integer) IS
     'SHAP values of a jsonb row: one per feature in model order, the base value last.';
 
-CREATE FUNCTION @extschema@.cs_shap(model text, input record,
+CREATE FUNCTION @extschema@.cs_shap(model text, input record, samples integer DEFAULT 0,
                                      OUT feature text, OUT value text, OUT shap float8)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'cs_shap_record'
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.cs_shap(text, record) IS
+COMMENT ON FUNCTION @extschema@.cs_shap(text, record, integer) IS
     'SHAP values of a row as rows (feature, value, shap), then the base value; they sum to the row''s margin.';
 
-CREATE FUNCTION @extschema@.cs_shap(model text, input jsonb,
+CREATE FUNCTION @extschema@.cs_shap(model text, input jsonb, samples integer DEFAULT 0,
                                      OUT feature text, OUT value text, OUT shap float8)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'cs_shap_jsonb'
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.cs_shap(text, jsonb) IS
+COMMENT ON FUNCTION @extschema@.cs_shap(text, jsonb, integer) IS
     'SHAP values of a jsonb row as rows (feature, value, shap), then the base value.';
 
 CREATE FUNCTION @extschema@.cs_shap_interactions(model text, input record)
@@ -36,6 +36,29 @@ CREATE FUNCTION @extschema@.cs_shap_interactions(model text, input record)
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.cs_shap_interactions(text, record) IS
     'SHAP interaction values of a row for a tree model: (features + 1) x (features + 1), XGBoost''s pred_interactions layout; each row sums to the feature''s SHAP value.';
+
+-- reason codes: the features that pushed an applicant most toward decline
+CREATE FUNCTION @extschema@.cs_reasons(model text, input record, n integer DEFAULT 4,
+                                       cutoff float8 DEFAULT 0.5, reason_texts regclass DEFAULT NULL,
+                                       OUT rank integer, OUT feature text, OUT value text,
+                                       OUT contribution float8, OUT code text, OUT reason text,
+                                       OUT score float8, OUT reference_score float8)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'cs_reasons_record'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cs_reasons(text, record, integer, float8, regclass) IS
+    'The principal reasons for a decline: at most n features with a positive contribution toward default, largest first, measured (Shapley values, model margin units) against the training rows scored nearest the approval cutoff, weighted so that their mean score is the cutoff (an applicant is declined when score >= cutoff): the contributions of all features sum to the distance of the applicant''s margin from the cutoff''s.  reason_texts: a table with columns feature and reason (and optionally code) giving each feature''s reason text; without one, or for a feature it lacks, the reason is the feature''s name.';
+
+CREATE FUNCTION @extschema@.cs_reasons(model text, input jsonb, n integer DEFAULT 4,
+                                       cutoff float8 DEFAULT 0.5, reason_texts regclass DEFAULT NULL,
+                                       OUT rank integer, OUT feature text, OUT value text,
+                                       OUT contribution float8, OUT code text, OUT reason text,
+                                       OUT score float8, OUT reference_score float8)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'cs_reasons_jsonb'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cs_reasons(text, jsonb, integer, float8, regclass) IS
+    'The principal reasons for declining a jsonb row (see cs_reasons(text, record, ...)).';
 
 -- global importance: mean |SHAP| per feature over any query
 CREATE FUNCTION @extschema@.cs_shap_importance_trans(bytea, float8[])

@@ -429,6 +429,13 @@ solve_dense(double *A, double *b, int32_t n)
 	return 1;
 }
 
+/* A reference row's weight: its own, or 1/n. */
+static inline double
+row_weight(const double *weight, int32_t i, int32_t n)
+{
+	return weight != NULL ? weight[i] : 1.0 / n;
+}
+
 /* Two inputs agree on a feature: equal, or both missing. */
 static int
 same_value(double a, double b)
@@ -437,8 +444,8 @@ same_value(double a, double b)
 }
 
 cs_status
-cs_kernel_shap(const cs_model *m, const double *x, const double *bg, int32_t n_bg, int32_t nsamples,
-			   uint64_t seed, double *phi, cs_error *err)
+cs_kernel_shap(const cs_model *m, const double *x, const double *bg, const double *bg_weight,
+			   int32_t n_bg, int32_t nsamples, uint64_t seed, double *phi, cs_error *err)
 {
 	int32_t    nf = m->schema.n_features;
 	int32_t   *vary = NULL;
@@ -468,8 +475,8 @@ cs_kernel_shap(const cs_model *m, const double *x, const double *bg, int32_t n_b
 	}
 	fx = cs_explain_value(m, x);
 	for (b_row = 0; b_row < n_bg; b_row++)
-		base += cs_explain_value(m, bg + (size_t) b_row * (size_t) nf);
-	base /= n_bg;
+		base += row_weight(bg_weight, b_row, n_bg) *
+				cs_explain_value(m, bg + (size_t) b_row * (size_t) nf);
 	phi[nf] = base;
 	for (j = 0; j < nf; j++)
 		for (b_row = 0; b_row < n_bg; b_row++)
@@ -523,9 +530,9 @@ cs_kernel_shap(const cs_model *m, const double *x, const double *bg, int32_t n_b
 			for (k = 0; k < M; k++)
 				if (mask[k])
 					hybrid[vary[k]] = x[vary[k]];
-			v += cs_explain_value(m, hybrid);
+			v += row_weight(bg_weight, b_row, n_bg) * cs_explain_value(m, hybrid);
 		}
-		y[i] = v / n_bg - base;
+		y[i] = v - base;
 	}
 
 	/* weighted least squares with sum(phi) = fx - base eliminated */
@@ -709,8 +716,8 @@ tree_input(const cs_model *m, const double *in, double *out)
 }
 
 cs_status
-cs_reference_shap(const cs_model *m, const double *x, const double *refs, int32_t n_refs,
-				  int32_t nsamples, uint64_t seed, double *phi, cs_error *err)
+cs_reference_shap(const cs_model *m, const double *x, const double *refs, const double *weights,
+				  int32_t n_refs, int32_t nsamples, uint64_t seed, double *phi, cs_error *err)
 {
 	int32_t nf = m->schema.n_features;
 	int32_t i, j;
@@ -719,11 +726,11 @@ cs_reference_shap(const cs_model *m, const double *x, const double *refs, int32_
 	if (n_refs < 1)
 		return cs_fail(err, CS_ERR_INVALID, "no reference rows to compare with");
 	if (m->type == CS_MODEL_DNN)
-		return cs_kernel_shap(m, x, refs, n_refs, nsamples, seed, phi, err);
+		return cs_kernel_shap(m, x, refs, weights, n_refs, nsamples, seed, phi, err);
 	memset(phi, 0, sizeof(double) * ((size_t) nf + 1));
 	for (i = 0; i < n_refs; i++)
-		base += cs_explain_value(m, refs + (size_t) i * (size_t) nf);
-	base /= n_refs;
+		base +=
+			row_weight(weights, i, n_refs) * cs_explain_value(m, refs + (size_t) i * (size_t) nf);
 	if (m->type == CS_MODEL_LOGISTIC_REGRESSION)
 	{
 		int32_t dw = m->schema.design_width;
@@ -743,7 +750,7 @@ cs_reference_shap(const cs_model *m, const double *x, const double *refs, int32_
 		{
 			cs_schema_encode(&m->schema, refs + (size_t) i * (size_t) nf, rd);
 			for (c = 0; c < dw; c++)
-				mean[c] += rd[c];
+				mean[c] += row_weight(weights, i, n_refs) * rd[c];
 		}
 		cs_schema_encode(&m->schema, x, xd);
 		for (j = 0; j < nf; j++)
@@ -751,7 +758,7 @@ cs_reference_shap(const cs_model *m, const double *x, const double *refs, int32_
 			const cs_feature *f = &m->schema.features[j];
 
 			for (c = f->design_offset; c < f->design_offset + f->design_width; c++)
-				phi[j] += m->u.logreg.coef[1 + c] * (xd[c] - mean[c] / n_refs);
+				phi[j] += m->u.logreg.coef[1 + c] * (xd[c] - mean[c]);
 		}
 		cs_free(xd);
 		cs_free(rd);
@@ -761,7 +768,8 @@ cs_reference_shap(const cs_model *m, const double *x, const double *refs, int32_
 	{
 		const cs_ensemble *e = m->u.ensemble;
 		void              *work = cs_malloc(cs_tree_shap_baseline_workspace(e));
-		double            *xt = cs_malloc(sizeof(double) * (size_t) (nf > 0 ? nf : 1) * 2);
+		double            *xt = cs_malloc(sizeof(double) * (size_t) (nf > 0 ? nf : 1) * 3);
+		double            *one = xt + 2 * (nf > 0 ? nf : 1);
 
 		if (work == NULL || xt == NULL)
 		{
@@ -772,11 +780,14 @@ cs_reference_shap(const cs_model *m, const double *x, const double *refs, int32_
 		tree_input(m, x, xt);
 		for (i = 0; i < n_refs; i++)
 		{
+			double w = row_weight(weights, i, n_refs);
+
+			memset(one, 0, sizeof(double) * (size_t) nf);
 			tree_input(m, refs + (size_t) i * (size_t) nf, xt + nf);
-			cs_tree_shap_baseline(e, xt, xt + nf, phi, work);
+			cs_tree_shap_baseline(e, xt, xt + nf, one, work);
+			for (j = 0; j < nf; j++)
+				phi[j] += w * one[j];
 		}
-		for (j = 0; j < nf; j++)
-			phi[j] /= n_refs;
 		cs_free(work);
 		cs_free(xt);
 	}
@@ -790,9 +801,14 @@ cs_cutoff_shap(const cs_model *m, const double *x, double cutoff, int32_t nsampl
 {
 	const cs_reference *ref = &m->reference;
 	int32_t             nf = m->schema.n_features;
+	int32_t             half = CS_REASON_REFERENCE_ROWS / 2;
 	int32_t             idx[CS_REASON_REFERENCE_ROWS];
+	double              weight[CS_REASON_REFERENCE_ROWS];
 	double             *refs;
 	double              target;
+	double              sum_below = 0, sum_above = 0;
+	int32_t             n_below = 0, n_above = 0;
+	double              w_above;
 	double              mean = 0;
 	int32_t             n, i;
 	cs_status           st;
@@ -802,7 +818,45 @@ cs_cutoff_shap(const cs_model *m, const double *x, double cutoff, int32_t nsampl
 	if (!(cutoff > 0 && cutoff < 1))
 		return cs_fail(err, CS_ERR_INVALID, "the cutoff must lie strictly between 0 and 1");
 	target = m->type == CS_MODEL_RANDOM_FOREST ? cutoff : log(cutoff / (1 - cutoff));
-	n = cs_reference_nearest(ref, target, CS_REASON_REFERENCE_ROWS, idx);
+
+	/*
+	 * The rows nearest the cutoff from below and from above (up to ten each,
+	 * by value, ties by position), weighted so that their mean value is the
+	 * cutoff's: the values then sum to margin(x) - logit(cutoff).  When every
+	 * row lies on one side the nearest rows of that side count equally.
+	 */
+	for (i = 0; i < ref->n_rows; i++)
+	{
+		double   v = ref->values[i];
+		int      above = v >= target;
+		int32_t *side = above ? idx + half : idx;
+		int32_t *count = above ? &n_above : &n_below;
+		int32_t  at = *count;
+
+		while (at > 0 && fabs(ref->values[side[at - 1]] - target) > fabs(v - target))
+			at--;
+		if (at >= half)
+			continue;
+		if (*count < half)
+			(*count)++;
+		memmove(side + at + 1, side + at, sizeof(int32_t) * (size_t) (*count - 1 - at));
+		side[at] = i;
+	}
+	for (i = 0; i < n_below; i++)
+		sum_below += ref->values[idx[i]];
+	for (i = 0; i < n_above; i++)
+		sum_above += ref->values[idx[half + i]];
+	if (n_below > 0 && n_above > 0)
+	{
+		double mb = sum_below / n_below;
+		double ma = sum_above / n_above;
+
+		w_above = ma > mb ? (target - mb) / (ma - mb) : 0.5;
+	}
+	else
+		w_above = n_above > 0 ? 1 : 0;
+	memmove(idx + n_below, idx + half, sizeof(int32_t) * (size_t) n_above);
+	n = n_below + n_above;
 	refs = cs_malloc(sizeof(double) * (size_t) n * (size_t) (nf > 0 ? nf : 1));
 	if (refs == NULL)
 		return cs_fail(err, CS_ERR_NOMEM, "out of memory for the cutoff reference");
@@ -811,10 +865,10 @@ cs_cutoff_shap(const cs_model *m, const double *x, double cutoff, int32_t nsampl
 		memcpy(refs + (size_t) i * (size_t) nf,
 			   ref->inputs + (size_t) idx[i] * (size_t) nf,
 			   sizeof(double) * (size_t) nf);
-		mean += ref->values[idx[i]];
+		weight[i] = i < n_below ? (1 - w_above) / n_below : w_above / n_above;
+		mean += weight[i] * ref->values[idx[i]];
 	}
-	mean /= n;
-	st = cs_reference_shap(m, x, refs, n, nsamples, seed, phi, err);
+	st = cs_reference_shap(m, x, refs, weight, n, nsamples, seed, phi, err);
 	cs_free(refs);
 	if (m->type == CS_MODEL_RANDOM_FOREST)
 		*reference_score = mean;

@@ -47,9 +47,10 @@ int32_t cs_kernel_shap_default_samples(int32_t nf);
 /*
  * KernelSHAP (Lundberg & Lee 2017, as the shap package's KernelExplainer
  * computes it, without its l1 feature selection) of input x against the
- * background rows bg[0..n_bg) (n_bg x n_features, row-major): phi[j] for each
- * feature, phi[n_features] the base value, the mean of cs_explain_value over
- * the background; they sum to cs_explain_value(x).  The value of a coalition
+ * background rows bg[0..n_bg) (n_bg x n_features, row-major), weighted by
+ * bg_weight (summing to 1; NULL: equally): phi[j] for each feature,
+ * phi[n_features] the base value, the mean of cs_explain_value over the
+ * background; they sum to cs_explain_value(x).  The value of a coalition
  * S is the mean over the background of the model on x's values in S and the
  * background row's elsewhere.  Features on which x equals every background row
  * get 0.  When the 2^M - 2 proper coalitions of the M other features number at
@@ -57,37 +58,43 @@ int32_t cs_kernel_shap_default_samples(int32_t nf);
  * values; otherwise coalition sizes are enumerated from the ends while the
  * budget allows and the rest sampled (seeded), paired with their complements.
  */
-cs_status cs_kernel_shap(const cs_model *m, const double *x, const double *bg, int32_t n_bg,
-						 int32_t nsamples, uint64_t seed, double *phi, cs_error *err);
+cs_status
+cs_kernel_shap(const cs_model *m, const double *x, const double *bg, const double *bg_weight,
+			   int32_t n_bg, int32_t nsamples, uint64_t seed, double *phi, cs_error *err);
 
 /*
  * Exact Shapley values of one tree ensemble's output at x when the features
  * outside a coalition take reference row r's values (interventional, one
- * reference), added to phi[0..n_features); int8_t scratch of n_features and
- * int32_t scratch of 2 * (depth + 1) entries are taken from work (bytes from
- * cs_tree_shap_baseline_workspace).  Unseen categories (-1) read as level 0.
+ * reference), added to phi[0..n_features); work is scratch of
+ * cs_tree_shap_baseline_workspace bytes.  Inputs are read as tree scoring
+ * reads them after unseen categories became level 0 (cs_reference_shap does
+ * that).
  */
 size_t cs_tree_shap_baseline_workspace(const cs_ensemble *e);
 void   cs_tree_shap_baseline(const cs_ensemble *e, const double *x, const double *r, double *phi,
 							 void *work);
 
 /*
- * Shapley values of x against the reference rows refs[0..n_refs) (the mean of
- * the single-reference values): exact for logistic regression (linear) and
+ * Shapley values of x against the reference rows refs[0..n_refs) weighted by
+ * weights (summing to 1; NULL: equally), the weighted mean of the
+ * single-reference values: exact for logistic regression (linear) and
  * tree ensembles, KernelSHAP with nsamples coalitions and seed for the
  * network.  phi[n_features] is the mean cs_explain_value of the references;
  * the values sum to cs_explain_value(x).
  */
-cs_status cs_reference_shap(const cs_model *m, const double *x, const double *refs, int32_t n_refs,
-							int32_t nsamples, uint64_t seed, double *phi, cs_error *err);
+cs_status cs_reference_shap(const cs_model *m, const double *x, const double *refs,
+							const double *weights, int32_t n_refs, int32_t nsamples, uint64_t seed,
+							double *phi, cs_error *err);
 
 /*
  * Reason codes' attribution: Shapley values of x (phi, n_features + 1 values)
- * against the CS_REASON_REFERENCE_ROWS rows of the model's reference sample
- * whose scores are nearest the approval cutoff (a probability in (0, 1); an
- * applicant is declined when the score is at or above it).  *reference_score
- * is the references' mean value as a probability.  CS_ERR_INVALID without a
- * reference sample.
+ * against the rows of the model's reference sample scored nearest the approval
+ * cutoff (a probability in (0, 1); an applicant is declined when the score is
+ * at or above it): up to CS_REASON_REFERENCE_ROWS / 2 from each side, weighted
+ * so that their mean value is the cutoff's, so the values sum to the row's
+ * distance from the cutoff in margin units.  *reference_score is the
+ * references' mean value as a probability (the cutoff, unless every reference
+ * row lies on one side of it).  CS_ERR_INVALID without a reference sample.
  */
 cs_status cs_cutoff_shap(const cs_model *m, const double *x, double cutoff, int32_t nsamples,
 						 uint64_t seed, double *phi, double *reference_score, cs_error *err);

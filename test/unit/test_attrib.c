@@ -199,7 +199,8 @@ test_kernel_exact(void)
 		memcpy(xin, x, sizeof(double) * nf);
 		if (t >= 5)
 			xin[t % nf] = NAN; /* a missing value too */
-		if (cs_kernel_shap(m, xin, m->reference.inputs, 20, 2 * nf + 2048, 0, phi, &err) != CS_OK)
+		if (cs_kernel_shap(m, xin, m->reference.inputs, NULL, 20, 2 * nf + 2048, 0, phi, &err) !=
+			CS_OK)
 			printf("# %s\n", err.msg);
 		brute_force(m, xin, m->reference.inputs, 20, ref);
 		worst = fmax(worst, max_diff(phi, ref, nf + 1));
@@ -236,15 +237,15 @@ test_kernel_converges(void)
 		const double *bg = m->reference.inputs;
 
 		brute_force(m, x, bg, 5, exact);
-		ok &= cs_kernel_shap(m, x, bg, 5, 100, 1, phi, &err) == CS_OK;
+		ok &= cs_kernel_shap(m, x, bg, NULL, 5, 100, 1, phi, &err) == CS_OK;
 		e_small += max_diff(phi, exact, nf);
-		ok &= cs_kernel_shap(m, x, bg, 5, 1000, 1, phi, &err) == CS_OK;
+		ok &= cs_kernel_shap(m, x, bg, NULL, 5, 1000, 1, phi, &err) == CS_OK;
 		e_mid += max_diff(phi, exact, nf);
-		ok &= cs_kernel_shap(m, x, bg, 5, 3500, 1, phi, &err) == CS_OK;
+		ok &= cs_kernel_shap(m, x, bg, NULL, 5, 3500, 1, phi, &err) == CS_OK;
 		e_large += max_diff(phi, exact, nf);
-		ok &= cs_kernel_shap(m, x, bg, 5, 3500, 1, again, &err) == CS_OK;
+		ok &= cs_kernel_shap(m, x, bg, NULL, 5, 3500, 1, again, &err) == CS_OK;
 		ok &= memcmp(phi, again, sizeof(double) * (nf + 1)) == 0;
-		ok &= cs_kernel_shap(m, x, bg, 5, 4094, 1, phi, &err) == CS_OK;
+		ok &= cs_kernel_shap(m, x, bg, NULL, 5, 4094, 1, phi, &err) == CS_OK;
 		e_all += max_diff(phi, exact, nf);
 	}
 	tap_ok(ok, "KernelSHAP runs with 100 to 4094 samples and repeats itself exactly");
@@ -255,20 +256,41 @@ test_kernel_converges(void)
 		   e_large / 5);
 	tap_ok(e_large / 5 < 0.05, "with 3500 of 4094 coalitions the error is below 0.05");
 	tap_ok(e_all / 5 < 1e-9, "with all 4094 coalitions the values are exact (%.2g)", e_all / 5);
-	ok =
-		cs_kernel_shap(m, m->reference.inputs + nf, m->reference.inputs, 5, 2000, 2, again, &err) ==
-			CS_OK &&
-		cs_kernel_shap(m, m->reference.inputs + nf, m->reference.inputs, 5, 2000, 1, phi, &err) ==
-			CS_OK;
+	ok = cs_kernel_shap(m,
+						m->reference.inputs + nf,
+						m->reference.inputs,
+						NULL,
+						5,
+						2000,
+						2,
+						again,
+						&err) == CS_OK &&
+		 cs_kernel_shap(m,
+						m->reference.inputs + nf,
+						m->reference.inputs,
+						NULL,
+						5,
+						2000,
+						1,
+						phi,
+						&err) == CS_OK;
 	tap_ok(ok && memcmp(phi, again, sizeof(double) * nf) != 0, "another seed samples otherwise");
 	/* a row equal to the only background row: every value 0, base = its margin */
-	ok = cs_kernel_shap(m, m->reference.inputs, m->reference.inputs, 1, 100, 0, phi, &err) == CS_OK;
+	ok = cs_kernel_shap(m, m->reference.inputs, m->reference.inputs, NULL, 1, 100, 0, phi, &err) ==
+		 CS_OK;
 	for (t = 0; t < nf; t++)
 		ok &= phi[t] == 0;
 	tap_ok(ok && phi[nf] == cs_explain_value(m, m->reference.inputs),
 		   "no feature varies: all values 0");
-	tap_ok(cs_kernel_shap(m, m->reference.inputs, m->reference.inputs, 0, 100, 0, phi, &err) ==
-			   CS_ERR_INVALID,
+	tap_ok(cs_kernel_shap(m,
+						  m->reference.inputs,
+						  m->reference.inputs,
+						  NULL,
+						  0,
+						  100,
+						  0,
+						  phi,
+						  &err) == CS_ERR_INVALID,
 		   "no background rows: CS_ERR_INVALID");
 	cs_model_free(m);
 	cs_dataset_free(ds);
@@ -304,7 +326,7 @@ test_reference_exact(void)
 			int           n_refs = 1 + t % 4;
 			double        sum = 0;
 
-			if (cs_reference_shap(m, x, refs, n_refs, 100, 0, phi, &err) != CS_OK)
+			if (cs_reference_shap(m, x, refs, NULL, n_refs, 100, 0, phi, &err) != CS_OK)
 				printf("# %s\n", err.msg);
 			brute_force(m, x, refs, n_refs, exact);
 			worst = fmax(worst, max_diff(phi, exact, nf + 1));
@@ -427,14 +449,26 @@ test_cutoff(void)
 	cs_reference_build(m, ds, rows, 2000, 1, 500, &err);
 	x = m->reference.inputs + 17 * nf;
 	ok = cs_cutoff_shap(m, x, 0.3, 100, 0, phi, &ref_score, &err) == CS_OK;
-	tap_ok(ok && fabs(ref_score - 0.3) < 0.02,
-		   "the cutoff reference scores near the cutoff (%.4f for 0.3)",
+	tap_ok(ok && fabs(ref_score - 0.3) < 1e-12,
+		   "the weighted cutoff reference scores the cutoff (%.15f for 0.3)",
 		   ref_score);
 	for (j = 0; j <= nf; j++)
 		sum += phi[j];
 	tap_ok(fabs(sum - cs_explain_value(m, x)) < 1e-6 &&
 			   fabs(1 / (1 + exp(-phi[nf])) - ref_score) < 1e-12,
-		   "values sum to the margin from the reference's mean margin");
+		   "values sum to the margin from the cutoff's margin");
+	/* the network: KernelSHAP against the same weighted rows sums the same way */
+	{
+		cs_model *net = fit(CS_MODEL_DNN, ds, rows, 2000);
+
+		cs_reference_build(net, ds, rows, 2000, 1, 500, &err);
+		ok = cs_cutoff_shap(net, x, 0.3, 2048, 0, phi, &ref_score, &err) == CS_OK;
+		for (sum = 0, j = 0; j <= nf; j++)
+			sum += phi[j];
+		tap_ok(ok && fabs(ref_score - 0.3) < 1e-12 && fabs(sum - cs_explain_value(net, x)) < 1e-9,
+			   "network: the same with KernelSHAP over the weighted reference");
+		cs_model_free(net);
+	}
 	tap_ok(cs_cutoff_shap(m, x, 1, 100, 0, phi, &ref_score, &err) == CS_ERR_INVALID,
 		   "cutoff 1: CS_ERR_INVALID");
 	cs_model_free(m);
