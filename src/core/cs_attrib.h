@@ -82,9 +82,9 @@ void   cs_tree_shap_baseline(const cs_ensemble *e, const double *x, const double
  * network.  phi[n_features] is the mean cs_explain_value of the references;
  * the values sum to cs_explain_value(x).
  */
-cs_status cs_reference_shap(const cs_model *m, const double *x, const double *refs,
-							const double *weights, int32_t n_refs, int32_t nsamples, uint64_t seed,
-							double *phi, cs_error *err);
+cs_status
+cs_reference_shap(const cs_model *m, const double *x, const double *refs, const double *weights,
+				  int32_t n_refs, int32_t nsamples, uint64_t seed, double *phi, cs_error *err);
 
 /*
  * Reason codes' attribution: Shapley values of x (phi, n_features + 1 values)
