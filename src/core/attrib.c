@@ -769,7 +769,7 @@ cs_reference_shap(const cs_model *m, const double *x, const double *refs, const 
 		const cs_ensemble *e = m->u.ensemble;
 		void              *work = cs_malloc(cs_tree_shap_baseline_workspace(e));
 		double            *xt = cs_malloc(sizeof(double) * (size_t) (nf > 0 ? nf : 1) * 3);
-		double            *one = xt + 2 * (nf > 0 ? nf : 1);
+		double            *one;
 
 		if (work == NULL || xt == NULL)
 		{
@@ -777,6 +777,7 @@ cs_reference_shap(const cs_model *m, const double *x, const double *refs, const 
 			cs_free(xt);
 			return cs_fail(err, CS_ERR_NOMEM, "out of memory for reference attributions");
 		}
+		one = xt + 2 * (nf > 0 ? nf : 1);
 		tree_input(m, x, xt);
 		for (i = 0; i < n_refs; i++)
 		{
