@@ -9,6 +9,9 @@
  * points) for the Kolmogorov-Smirnov test; per categorical feature the level
  * counts, a missing count and an "unseen" bin.  Monitoring compares a sample
  * with the profile alone, streaming: the training data are never read again.
+ * A "lime" member holds what LIME samples from (cs_lime.h): per feature its
+ * missing count, and a numeric feature's quartile bins with their counts,
+ * means, deviations and ranges, a categorical one's level counts.
  * Pure C, no PostgreSQL header.
  */
 #ifndef CS_PROFILE_H

@@ -16,6 +16,11 @@
  *    two kept points is moved up to the next one, so the training CDF is off
  *    by less than the mass between two points (about 1/1000).
  *  - categorical feature: the count of each schema level, missing, unseen.
+ *  - "lime": per feature, what LIME samples from (lime.c): the missing count;
+ *    numeric, lime's quartile bins of the non-missing values with each bin's
+ *    count, mean, deviation and range ("bins", "counts", "means", "stds",
+ *    "mins", "maxs", as lime's training_data_stats); categorical, the level
+ *    counts.
  *
  * A sample is compared streaming, one value at a time: its bin counts for
  * PSI, and for KS its counts in the 2m + 1 cells that the m ECDF points cut
@@ -30,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cs_lime.h"
 #include "cs_profile.h"
 
 /* ------------------------------------------------------------ JSON text */
@@ -260,9 +266,12 @@ cs_profile_dist_free(cs_profile_dist *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/* Appends the "edges", "counts" and "ecdf" members of a numeric distribution. */
+/*
+ * Appends the "edges", "counts" and "ecdf" members of a numeric distribution;
+ * lime (may be NULL) receives the LIME bins of its non-missing values.
+ */
 static cs_status
-append_numeric(jbuf *b, double *values, size_t n, cs_error *err)
+append_numeric(jbuf *b, double *values, size_t n, cs_lime_numeric *lime, cs_error *err)
 {
 	cs_profile_dist d;
 	size_t          m = 0;
@@ -275,6 +284,12 @@ append_numeric(jbuf *b, double *values, size_t n, cs_error *err)
 	st = cs_sort_doubles(values, m, err);
 	if (st != CS_OK)
 		return st;
+	if (lime != NULL)
+	{
+		st = cs_lime_numeric_build(values, m, lime, err);
+		if (st != CS_OK)
+			return st;
+	}
 	st = cs_profile_dist_build(values, m, &d, err);
 	if (st != CS_OK)
 		return st;
@@ -291,10 +306,13 @@ append_numeric(jbuf *b, double *values, size_t n, cs_error *err)
 	return CS_OK;
 }
 
-/* Appends the members of a categorical feature: levels, counts, missing, unseen. */
+/*
+ * Appends the members of a categorical feature: levels, counts, missing,
+ * unseen; and its LIME statistics (the level counts and missing) to lb.
+ */
 static cs_status
-append_categorical(jbuf *b, const cs_feature *f, const cs_column *c, const size_t *rows, size_t n,
-				   cs_error *err)
+append_categorical(jbuf *b, jbuf *lb, const cs_feature *f, const cs_column *c, const size_t *rows,
+				   size_t n, cs_error *err)
 {
 	int32_t   n_codes = cs_strdict_size(c->dict);
 	int32_t  *level_of = cs_calloc((size_t) (n_codes > 0 ? n_codes : 1), sizeof(int32_t));
@@ -341,9 +359,31 @@ append_categorical(jbuf *b, const cs_feature *f, const cs_column *c, const size_
 	}
 	jb_put(b, "], \"counts\": ", 13);
 	jb_counts(b, counts, f->n_levels);
+	jb_printf(lb, "\"missing\": %llu, \"counts\": ", (unsigned long long) missing);
+	jb_counts(lb, counts, f->n_levels);
 	cs_free(level_of);
 	cs_free(counts);
 	return CS_OK;
+}
+
+/* Appends a numeric feature's LIME bins: lime's training_data_stats for it. */
+static void
+append_lime_numeric(jbuf *lb, const cs_lime_numeric *q, uint64_t missing)
+{
+	int32_t nq = q->n_bins > 0 ? q->n_bins - 1 : 0;
+
+	jb_printf(lb, "\"missing\": %llu, \"bins\": ", (unsigned long long) missing);
+	jb_numbers(lb, q->quartiles, nq);
+	jb_put(lb, ", \"counts\": ", 12);
+	jb_counts(lb, q->counts, q->n_bins);
+	jb_put(lb, ", \"means\": ", 11);
+	jb_numbers(lb, q->means, q->n_bins);
+	jb_put(lb, ", \"stds\": ", 10);
+	jb_numbers(lb, q->stds, q->n_bins);
+	jb_put(lb, ", \"mins\": ", 10);
+	jb_numbers(lb, q->mins, q->n_bins);
+	jb_put(lb, ", \"maxs\": ", 10);
+	jb_numbers(lb, q->maxs, q->n_bins);
 }
 
 /* The profile of a model's features and scores on its training rows, as JSON. */
@@ -352,6 +392,7 @@ cs_profile_build(const cs_schema *schema, const cs_dataset *ds, const size_t *ro
 				 const double *scores, char **json, cs_error *err)
 {
 	jbuf      b = { NULL, 0, 0, 0 };
+	jbuf      lb = { NULL, 0, 0, 0 }; /* the "lime" member */
 	double   *values = cs_malloc(cs_mul_size(n > 0 ? n : 1, sizeof(double)));
 	cs_status st = CS_OK;
 	int32_t   j;
@@ -382,26 +423,44 @@ cs_profile_build(const cs_schema *schema, const cs_dataset *ds, const size_t *ro
 		jb_printf(&b,
 				  ", \"kind\": \"%s\", ",
 				  f->kind == CS_KIND_NUMERIC ? "numeric" : "categorical");
+		jb_put(&lb, j ? ", {\"name\": " : "{\"name\": ", j ? 11 : 9);
+		jb_string(&lb, f->name);
+		jb_printf(&lb,
+				  ", \"kind\": \"%s\", ",
+				  f->kind == CS_KIND_NUMERIC ? "numeric" : "categorical");
 		if (f->kind == CS_KIND_NUMERIC)
 		{
+			cs_lime_numeric q;
+			size_t          missing = 0;
+
 			for (i = 0; i < n; i++)
+			{
 				values[i] = c->values[rows[i]];
-			st = append_numeric(&b, values, n, err);
+				missing += isnan(values[i]) ? 1 : 0;
+			}
+			st = append_numeric(&b, values, n, &q, err);
+			if (st == CS_OK)
+				append_lime_numeric(&lb, &q, missing);
 		}
 		else
-			st = append_categorical(&b, f, c, rows, n, err);
+			st = append_categorical(&b, &lb, f, c, rows, n, err);
 		jb_put(&b, "}", 1);
+		jb_put(&lb, "}", 1);
 	}
 	if (st == CS_OK)
 	{
 		jb_put(&b, "], \"score\": {", 13);
 		memcpy(values, scores, n * sizeof(double));
-		st = append_numeric(&b, values, n, err);
-		jb_put(&b, "}}", 2);
+		st = append_numeric(&b, values, n, NULL, err);
+		jb_printf(&b, "}, \"lime\": {\"version\": %d, \"features\": [", CS_LIME_STATS_VERSION);
+		if (lb.data != NULL)
+			jb_put(&b, lb.data, lb.len);
+		jb_put(&b, "]}}", 3);
 	}
 	cs_free(values);
-	if (st == CS_OK && b.failed)
+	if (st == CS_OK && (b.failed || lb.failed))
 		st = cs_fail(err, CS_ERR_NOMEM, "out of memory writing the training profile");
+	cs_free(lb.data);
 	if (st != CS_OK)
 	{
 		cs_free(b.data);
