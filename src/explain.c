@@ -78,6 +78,7 @@ design_means(CsShapState *st, const cs_model *m, MemoryContext mcxt)
 	bool            isnull;
 	Jsonb          *profile;
 	JsonbContainer *features;
+	MemoryContext   caller;
 	int32           j;
 
 	if (st->handle.model_id == 0)
@@ -85,6 +86,7 @@ design_means(CsShapState *st, const cs_model *m, MemoryContext mcxt)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg(
 					 "linear SHAP needs the model's training profile: name a registered model")));
+	caller = CurrentMemoryContext;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute_with_args(psprintf("SELECT profile FROM %s WHERE model_id = $1",
@@ -97,8 +99,14 @@ design_means(CsShapState *st, const cs_model *m, MemoryContext mcxt)
 							  1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not read the profile of model %lld", (long long) st->handle.model_id);
-	profile =
-		DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	{
+		/* copied into the caller's context: SPI_finish frees SPI's */
+		Datum         d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+
+		profile = isnull ? NULL : DatumGetJsonbPCopy(d);
+		MemoryContextSwitchTo(spi);
+	}
 	SPI_finish();
 	if (isnull)
 		ereport(ERROR,
