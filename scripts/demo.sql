@@ -59,3 +59,17 @@ SELECT feature, value, round(shap::numeric, 3) AS shap
   FROM cs_shap('credit_risk', (SELECT c FROM credit c WHERE status = 'bad' LIMIT 1))
  ORDER BY abs(shap) DESC
  LIMIT 6;
+
+-- The principal reasons to decline the riskiest applicants, measured against
+-- the applicants at the approval cutoff (0.5), as an adverse-action notice lists them.
+SELECT a.applicant, round(r.score::numeric, 3) AS p_bad, r.rank, r.feature, r.value,
+       round(r.contribution::numeric, 3) AS contribution
+  FROM (SELECT row_number() OVER (ORDER BY cs_predict('credit_risk', c.*) DESC) AS applicant, c
+          FROM credit c ORDER BY cs_predict('credit_risk', c.*) DESC LIMIT 2) a,
+       LATERAL cs_reasons('credit_risk', a.c, n => 4, cutoff => 0.5) r
+ ORDER BY a.applicant, r.rank;
+
+-- LIME's local surrogate for the same kind of question (seeded: the same call, the same answer).
+SELECT feature, condition, round(weight::numeric, 3) AS weight, round(score::numeric, 3) AS r2
+  FROM cs_lime('credit_risk', (SELECT c FROM credit c WHERE status = 'bad' LIMIT 1), samples => 5000)
+ LIMIT 5;
