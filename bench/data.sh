@@ -7,7 +7,7 @@ bench_table_sql()
 {
 	local name=$1 rows=$2
 	cat <<-EOF
-		SELECT setseed(0.25);
+		SELECT setseed(0.25) \gset
 		SELECT format(
 		    'CREATE TABLE $name AS SELECT %s, random() < 1 / (1 + exp(-(%s))) AS y'
 		    ' FROM (SELECT %s, * FROM (SELECT %s FROM generate_series(1, %s)) s0) s1',
