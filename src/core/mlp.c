@@ -1466,6 +1466,7 @@ layer_plain(const score_layer *s)
 			const double *row = w + (size_t) nz[k] * ld + j0;
 			double        xi = x[nz[k]];
 
+#pragma GCC unroll 8
 			for (v = 0; v < SCORE_LANES; v++)
 				acc[v] += xi * row[v];
 		}
