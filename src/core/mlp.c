@@ -1827,22 +1827,16 @@ scratch_open(const cs_mlp *m, score_scratch *sc, double *d, int32_t *nz)
 	return 1;
 }
 
-/* The margin of design row x. */
+/* The margin of design row x whose columns that are not zero are sc->nz[0][0..n_nz). */
 static double
-margin_with(const cs_mlp *m, const double *x, const score_scratch *sc)
+margin_with(const cs_mlp *m, const double *x, size_t n_nz, const score_scratch *sc)
 {
 	const double *in = x;
 	score_layer   s;
-	size_t        n_nz = 0;
 	int32_t       L = m->n_layers;
 	int32_t       l;
 	size_t        i;
 
-	for (i = 0; i < (size_t) m->units[0]; i++)
-	{
-		sc->nz[0][n_nz] = (int32_t) i;
-		n_nz += x[i] != 0.0;
-	}
 	s.relu = m->activation == CS_MLP_RELU;
 	for (l = 0; l < L - 1; l++)
 	{
@@ -1871,6 +1865,51 @@ margin_with(const cs_mlp *m, const double *x, const score_scratch *sc)
 }
 
 /*
+ * The design columns of input (cs_schema_encode's values) that are not zero:
+ * writes x[c] for each and their indexes c, ascending, to nz; returns how
+ * many.  The other columns of x are left alone: the first layer reads only
+ * these.  Skips writing a one-hot feature's zeros and the pass over the
+ * design that looks for them.  (test_mlp checks it against cs_schema_encode.)
+ */
+static size_t
+encode_nonzero(const cs_schema *s, const double *input, double *x, int32_t *nz)
+{
+	size_t  n = 0;
+	int32_t j;
+
+	for (j = 0; j < s->n_features; j++)
+	{
+		const cs_feature *f = &s->features[j];
+		double            v = input[j];
+		int               missing = isnan(v);
+		int32_t           c = f->design_offset;
+
+		if (f->kind == CS_KIND_NUMERIC)
+		{
+			if (!missing)
+			{
+				x[c] = (v - f->mean) / f->sd;
+				nz[n] = c;
+				n += x[c] != 0.0;
+			}
+		}
+		else if (!missing && v >= 1.0 && v < (double) f->n_levels)
+		{
+			c += (int32_t) v - 1;
+			x[c] = 1.0;
+			nz[n++] = c;
+		}
+		if (missing && f->has_missing)
+		{
+			c = f->design_offset + f->design_width - 1;
+			x[c] = 1.0;
+			nz[n++] = c;
+		}
+	}
+	return n;
+}
+
+/*
  * The margin of design row x, or with s not NULL of input encoded under s;
  * NaN when a network too wide for the stack finds no memory.
  */
@@ -1881,15 +1920,23 @@ score_one(const cs_mlp *m, const double *x, const cs_schema *s, const double *in
 	int32_t             local_nz[SCORE_STACK];
 	score_scratch       sc;
 	double              margin;
+	size_t              n_nz = 0;
+	size_t              i;
 
 	if (!scratch_open(m, &sc, local, local_nz))
 		return NAN;
 	if (s != NULL)
 	{
-		cs_schema_encode(s, input, sc.x);
+		n_nz = encode_nonzero(s, input, sc.x, sc.nz[0]);
 		x = sc.x;
 	}
-	margin = margin_with(m, x, &sc);
+	else
+		for (i = 0; i < (size_t) m->units[0]; i++)
+		{
+			sc.nz[0][n_nz] = (int32_t) i;
+			n_nz += x[i] != 0.0;
+		}
+	margin = margin_with(m, x, n_nz, &sc);
 	cs_free(sc.heap);
 	cs_free(sc.heap_nz);
 	return margin;

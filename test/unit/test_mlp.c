@@ -1103,6 +1103,20 @@ test_schema_rows(void)
 	tap_ok(worst < 1e-12,
 		   "cs_mlp_predict_input on a scoring input equals block scoring of its design row (%.1e)",
 		   worst);
+	for (i = 0; i < 5000; i++)
+		same &= cs_mlp_predict_input(&m, &s, inputs + i * 2) ==
+				cs_mlp_predict_row(&m, row + i * (size_t) s.design_width);
+	for (i = 0; i < 8; i++)
+	{
+		/* missing, the mean (a zero), unseen (-1), out of range, infinite, reference level */
+		double edge[8][2] = { { NAN, NAN },    { s.features[0].mean, 1 }, { 5, -1 }, { 5, 7 },
+							  { INFINITY, 2 }, { -INFINITY, NAN },        { 5, 0 },  { 0, 2.5 } };
+		double design[5];
+
+		cs_schema_encode(&s, edge[i], design);
+		same &= same_double(cs_mlp_predict_input(&m, &s, edge[i]), cs_mlp_predict_row(&m, design));
+	}
+	tap_ok(same, "cs_mlp_predict_input equals cs_mlp_predict_row of cs_schema_encode, bit for bit");
 	cs_mlp_free(&m);
 	free(prob);
 	free(y);
