@@ -155,7 +155,7 @@ cs_status cs_mlp_prepare(cs_mlp *m, cs_error *err);
  */
 double cs_mlp_margin_row(const cs_mlp *m, const double *x); /* x: units[0] design values */
 double cs_mlp_predict_row(const cs_mlp *m, const double *x);
-/* Probability for one scoring input (cs_schema_encode first). */
+/* Probability for one scoring input, encoded as cs_schema_encode does. */
 double cs_mlp_predict_input(const cs_mlp *m, const cs_schema *s, const double *input);
 
 /* Probabilities of n rows (row-major X) in blocks through the matrix products. */

@@ -40,7 +40,8 @@
  * Layout.  A batch of activations is rows x units, column-major (one unit's
  * values contiguous), except the batch of inputs, which is row-major as the
  * design is (one row's values contiguous).  Forward and backward are matrix
- * products through mlp_gemm, scoring one row is a plain loop.
+ * products through mlp_gemm; scoring one row runs SIMD kernels over an
+ * input-major copy of the weights, without BLAS (see "scoring" below).
  */
 #include <math.h>
 #include <stdint.h>
