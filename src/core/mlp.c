@@ -40,7 +40,7 @@
  * Layout.  A batch of activations is rows x units, column-major (one unit's
  * values contiguous), except the batch of inputs, which is row-major as the
  * design is (one row's values contiguous).  Forward and backward are matrix
- * products through mlp_gemm; scoring one row runs SIMD kernels over an
+ * products through cs_gemm (cblas_dgemm); scoring one row runs SIMD kernels over an
  * input-major copy of the weights, without BLAS (see "scoring" below).
  */
 #include <math.h>
@@ -63,93 +63,6 @@
 #define ADAM_EPSILON  1e-8
 #define PREDICT_BLOCK 1024 /* rows per block when predicting many rows */
 #define DESIGN_BLOCK  4096 /* rows per block when encoding the design */
-
-/* ---------------------------------------------------------- matrix products */
-
-/* dst (cols x rows) = src^T, src rows x cols with leading dimension ld. */
-static void
-transpose(const double *src, size_t rows, size_t cols, size_t ld, double *dst)
-{
-	size_t i;
-	size_t j;
-
-	for (j = 0; j < cols; j++)
-		for (i = 0; i < rows; i++)
-			dst[j + i * cols] = src[i + j * ld];
-}
-
-/* dst (rows x cols, contiguous) = src, rows x cols with leading dimension ld. */
-static void
-copy_matrix(const double *src, size_t rows, size_t cols, size_t ld, double *dst)
-{
-	size_t j;
-
-	for (j = 0; j < cols; j++)
-		memcpy(dst + j * rows, src + j * ld, rows * sizeof(double));
-}
-
-/* Plain-loop C = alpha op(A) op(B) + beta C, for when scratch memory runs out. */
-static void
-gemm_loops(char ta, char tb, size_t m, size_t n, size_t k, double alpha, const double *A,
-		   size_t lda, const double *B, size_t ldb, double beta, double *C, size_t ldc)
-{
-	size_t i;
-	size_t j;
-	size_t r;
-
-	for (j = 0; j < n; j++)
-		for (i = 0; i < m; i++)
-		{
-			double sum = 0.0;
-
-			for (r = 0; r < k; r++)
-				sum += (ta == 'T' ? A[r + i * lda] : A[i + r * lda]) *
-					   (tb == 'T' ? B[j + r * ldb] : B[r + j * ldb]);
-			C[i + j * ldc] = alpha * sum + (beta == 0.0 ? 0.0 : beta * C[i + j * ldc]);
-		}
-}
-
-/*
- * C = alpha op(A) op(B) + beta C, column-major, op(X) = X^T when its flag is
- * 'T': C is m x n, op(A) m x k, op(B) k x n.  This is the signature of the
- * general cs_gemm that linalg.c should export (one cblas_dgemm call); until
- * it does, each case is reduced to cs_gemm_tn by transposing, into scratch
- * memory, the operands that need it.
- */
-static void
-mlp_gemm(char ta, char tb, size_t m, size_t n, size_t k, double alpha, const double *A, size_t lda,
-		 const double *B, size_t ldb, double beta, double *C, size_t ldc)
-{
-	int     copy_a = !(ta == 'T' && lda == k);
-	int     copy_b = !(tb == 'N' && ldb == k);
-	double *at = NULL;
-	double *bt = NULL;
-
-	if (m == 0 || n == 0)
-		return;
-	if (copy_a)
-		at = cs_malloc(cs_mul_size(cs_mul_size(k, m), sizeof(double)));
-	if (copy_b)
-		bt = cs_malloc(cs_mul_size(cs_mul_size(k, n), sizeof(double)));
-	if ((copy_a && at == NULL) || (copy_b && bt == NULL) || ldc != m)
-	{
-		gemm_loops(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
-		cs_free(at);
-		cs_free(bt);
-		return;
-	}
-	if (copy_a && ta == 'T')
-		copy_matrix(A, k, m, lda, at);
-	else if (copy_a)
-		transpose(A, m, k, lda, at);
-	if (copy_b && tb == 'T')
-		transpose(B, n, k, ldb, bt);
-	else if (copy_b)
-		copy_matrix(B, k, n, ldb, bt);
-	cs_gemm_tn(k, m, n, alpha, copy_a ? at : A, copy_b ? bt : B, beta, C);
-	cs_free(at);
-	cs_free(bt);
-}
 
 /* ---------------------------------------------------------------- numerics */
 
@@ -778,9 +691,9 @@ forward(const cs_mlp *m, const cs_mlp_layer *lay, mlp_work *w, const double *xin
 		size_t              i;
 
 		if (l == 0)
-			mlp_gemm('T', 'N', rows, n_out, n_in, 1.0, xin, n_in, W, n_in, 0.0, z, rows);
+			cs_gemm('T', 'N', rows, n_out, n_in, 1.0, xin, n_in, W, n_in, 0.0, z, rows);
 		else
-			mlp_gemm('N', 'N', rows, n_out, n_in, 1.0, w->out[l - 1], rows, W, n_in, 0.0, z, rows);
+			cs_gemm('N', 'N', rows, n_out, n_in, 1.0, w->out[l - 1], rows, W, n_in, 0.0, z, rows);
 		if (ly->b != CS_MLP_ABSENT)
 			add_bias(z, rows, n_out, m->params + ly->b);
 		if (l == L - 1)
@@ -879,21 +792,21 @@ backward(const cs_mlp *m, const cs_mlp_layer *lay, mlp_work *w, const uint8_t *y
 		if (l < L - 1)
 			hidden_backward(m, ly, w, l, delta, rows, grad);
 		if (l == 0)
-			mlp_gemm('N', 'N', n_in, n_out, rows, 1.0, w->xin, n_in, delta, rows, 0.0, gw, n_in);
+			cs_gemm('N', 'N', n_in, n_out, rows, 1.0, w->xin, n_in, delta, rows, 0.0, gw, n_in);
 		else
-			mlp_gemm('T',
-					 'N',
-					 n_in,
-					 n_out,
-					 rows,
-					 1.0,
-					 w->out[l - 1],
-					 rows,
-					 delta,
-					 rows,
-					 0.0,
-					 gw,
-					 n_in);
+			cs_gemm('T',
+					'N',
+					n_in,
+					n_out,
+					rows,
+					1.0,
+					w->out[l - 1],
+					rows,
+					delta,
+					rows,
+					0.0,
+					gw,
+					n_in);
 		if (ly->b != CS_MLP_ABSENT)
 			for (j = 0; j < n_out; j++)
 				grad[ly->b + j] = sum_of(delta + j * rows, rows);
@@ -901,19 +814,19 @@ backward(const cs_mlp *m, const cs_mlp_layer *lay, mlp_work *w, const uint8_t *y
 		{
 			double *t;
 
-			mlp_gemm('N',
-					 'T',
-					 rows,
-					 n_in,
-					 n_out,
-					 1.0,
-					 delta,
-					 rows,
-					 m->params + ly->w,
-					 n_in,
-					 0.0,
-					 spare,
-					 rows);
+			cs_gemm('N',
+					'T',
+					rows,
+					n_in,
+					n_out,
+					1.0,
+					delta,
+					rows,
+					m->params + ly->w,
+					n_in,
+					0.0,
+					spare,
+					rows);
 			t = delta;
 			delta = spare;
 			spare = t;
@@ -1304,14 +1217,15 @@ cs_mlp_memory(const cs_mlp_params *params, int32_t p, size_t n, size_t nv)
 	m.units[m.n_layers] = 1;
 	m.batch_norm = params->batch_norm;
 	n_params = (double) cs_mlp_count(&m, &n_running);
-	/* params, gradient, two moments, best copy; running and its copy; curves */
-	return 8.0 * (5.0 * n_params + 2.0 * (double) n_running + 2.0 * params->epochs) +
+	/*
+	 * params, gradient, two moments, best copy, the scoring copy (about as
+	 * large); running and its copy; curves
+	 */
+	return 8.0 * (6.0 * n_params + 2.0 * (double) n_running + 2.0 * params->epochs) +
 		   /* row order, validation margins */
 		   8.0 * ((double) n + (double) nv) +
-		   /* the batch: inputs, four buffers per hidden unit, two deltas, product
-            scratch */
-		   8.0 * batch * ((double) p + 4.0 * units + 4.0 * widest + 2.0) +
-		   8.0 * (double) p * widest +
+		   /* the batch: inputs, four buffers per hidden unit, two deltas */
+		   8.0 * batch * ((double) p + 4.0 * units + 2.0 * widest + 2.0) +
 		   /* the validation blocks */
 		   8.0 * block * (2.0 * units + (double) p + 1.0);
 }
