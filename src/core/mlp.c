@@ -1585,6 +1585,8 @@ score_layer_run(const cs_mlp *m, const score_layer *s)
 		return layer_avx512(s);
 	if (m->simd == CS_MLP_SIMD_AVX)
 		return layer_avx(s);
+#else
+	(void) m;
 #endif
 	return layer_plain(s);
 }
