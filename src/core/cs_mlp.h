@@ -84,10 +84,28 @@ typedef struct cs_mlp
 	int32_t best_epoch;                   /* 1-based epoch whose weights were kept */
 	double *train_loss;                   /* per epoch: mean training loss incl. penalty */
 	double *valid_loss;                   /* per epoch: validation log loss, NaN if none */
-	/* scoring buffers (cs_mlp_prepare), not serialised */
-	double *bn_fold; /* n_running: scale at mean's index, shift at var's */
-	double *work;    /* one encoded row and two layer outputs */
+	/* scoring buffers (cs_mlp_prepare), not serialised; read-only once prepared */
+	double       *bn_fold;   /* n_running: scale at mean's index, shift at var's */
+	void         *score_mem; /* the allocation behind score_w */
+	const double *score_w;   /* hidden layers for one-row scoring, see mlp.c */
+	size_t        score_off[CS_MLP_MAX_HIDDEN]; /* hidden layer l's block in score_w */
+	size_t        score_ld[CS_MLP_MAX_HIDDEN];  /* its row length: units[l+1] rounded up to 8 */
+	size_t        score_out_w;                  /* the output layer's weights in params */
+	size_t        score_out_b;                  /* its bias in params */
+	size_t        score_widest;                 /* widest score_ld */
+	size_t        score_nz;                     /* max(units[0], score_widest) + 16 */
+	int32_t       simd;                         /* CS_MLP_SIMD_*: the one-row kernel */
 } cs_mlp;
+
+/*
+ * The one-row kernels.  cs_mlp_prepare picks the best the CPU runs; a test
+ * may lower m->simd afterwards.  All give the same results, bit for bit.
+ */
+#define CS_MLP_SIMD_NONE   0 /* plain C */
+#define CS_MLP_SIMD_AVX    1 /* x86-64 AVX, 4 doubles */
+#define CS_MLP_SIMD_AVX512 2 /* x86-64 AVX-512F, 8 doubles */
+/* The best kernel this CPU runs (CS_MLP_SIMD_NONE off x86-64). */
+int32_t cs_mlp_simd_best(void);
 
 void cs_mlp_params_default(cs_mlp_params *p);
 /* CS_ERR_INVALID naming the first bad hyperparameter. */
@@ -131,12 +149,13 @@ cs_status cs_mlp_check(const cs_mlp *m, cs_error *err);
 cs_status cs_mlp_prepare(cs_mlp *m, cs_error *err);
 
 /*
- * One row, plain C, no allocation, no BLAS; m must be prepared.  They write
- * to m's work buffer: one call at a time per network.
+ * One row, no BLAS; m must be prepared.  The network is only read (scratch
+ * is on the stack, or allocated for networks too wide for it: NaN if that
+ * fails), so threads may share it.
  */
 double cs_mlp_margin_row(const cs_mlp *m, const double *x); /* x: units[0] design values */
 double cs_mlp_predict_row(const cs_mlp *m, const double *x);
-/* Probability for one scoring input (cs_schema_encode first, into m's buffer). */
+/* Probability for one scoring input, encoded as cs_schema_encode does. */
 double cs_mlp_predict_input(const cs_mlp *m, const cs_schema *s, const double *input);
 
 /* Probabilities of n rows (row-major X) in blocks through the matrix products. */
@@ -157,5 +176,14 @@ cs_status cs_mlp_design_rows(const cs_schema *s, const cs_dataset *ds, const siz
 
 /* Frees what m owns (not m itself) and zeroes it. */
 void cs_mlp_free(cs_mlp *m);
+
+/*
+ * C = alpha op(A) op(B) + beta C, column-major, op(X) = X^T when its flag is
+ * 'T' (else 'N'): C is m x n (leading dimension ldc), op(A) m x k, op(B)
+ * k x n; one cblas_dgemm call.  Defined in linalg.c; declared here until
+ * cs_core.h, beside cs_gemm_tn, declares it.
+ */
+void cs_gemm(char ta, char tb, size_t m, size_t n, size_t k, double alpha, const double *A,
+			 size_t lda, const double *B, size_t ldb, double beta, double *C, size_t ldc);
 
 #endif /* CS_MLP_H */

@@ -18,6 +18,7 @@
 #include <cblas.h>
 
 #include "cs_core.h"
+#include "cs_mlp.h" /* cs_gemm's declaration, until cs_core.h has it */
 
 #define DEFAULT_LIBRARY "libopenblas.so.0"
 
@@ -150,6 +151,52 @@ cs_gemm_tn(size_t n, size_t m, size_t k, double alpha, const double *A, const do
 			for (r = 0; r < n; r++)
 				sum += A[i * n + r] * B[j * n + r];
 			C[j * m + i] = alpha * sum + (beta == 0.0 ? 0.0 : beta * C[j * m + i]);
+		}
+}
+
+/*
+ * C = alpha op(A) op(B) + beta C, column-major, op(X) = X^T when its flag is
+ * 'T' (else 'N'): C is m x n with leading dimension ldc, op(A) m x k, op(B)
+ * k x n.  One cblas_dgemm call; plain loops when BLAS is not loaded or a
+ * dimension does not fit its integers.
+ */
+void
+cs_gemm(char ta, char tb, size_t m, size_t n, size_t k, double alpha, const double *A, size_t lda,
+		const double *B, size_t ldb, double beta, double *C, size_t ldc)
+{
+	size_t i;
+	size_t j;
+	size_t r;
+
+	if (m == 0 || n == 0)
+		return;
+	if (blas_dgemm != NULL && k > 0 && fits_blasint(m, n, k) && fits_blasint(lda, ldb, ldc))
+	{
+		blas_dgemm(CblasColMajor,
+				   ta == 'T' ? CblasTrans : CblasNoTrans,
+				   tb == 'T' ? CblasTrans : CblasNoTrans,
+				   (blasint) m,
+				   (blasint) n,
+				   (blasint) k,
+				   alpha,
+				   A,
+				   (blasint) lda,
+				   B,
+				   (blasint) ldb,
+				   beta,
+				   C,
+				   (blasint) ldc);
+		return;
+	}
+	for (j = 0; j < n; j++)
+		for (i = 0; i < m; i++)
+		{
+			double sum = 0.0;
+
+			for (r = 0; r < k; r++)
+				sum += (ta == 'T' ? A[r + i * lda] : A[i + r * lda]) *
+					   (tb == 'T' ? B[j + r * ldb] : B[r + j * ldb]);
+			C[i + j * ldc] = alpha * sum + (beta == 0.0 ? 0.0 : beta * C[i + j * ldc]);
 		}
 }
 

@@ -40,106 +40,29 @@
  * Layout.  A batch of activations is rows x units, column-major (one unit's
  * values contiguous), except the batch of inputs, which is row-major as the
  * design is (one row's values contiguous).  Forward and backward are matrix
- * products through mlp_gemm, scoring one row is a plain loop.
+ * products through cs_gemm (cblas_dgemm); scoring one row runs SIMD kernels over an
+ * input-major copy of the weights, without BLAS (see "scoring" below).
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cs_mlp.h"
+
+/* x86-64 with GCC or clang: SIMD kernels for one-row scoring, chosen at run time */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SCORE_X86 1
+#include <immintrin.h>
+#else
+#define SCORE_X86 0
+#endif
 
 #define ADAM_BETA1    0.9
 #define ADAM_BETA2    0.999
 #define ADAM_EPSILON  1e-8
 #define PREDICT_BLOCK 1024 /* rows per block when predicting many rows */
 #define DESIGN_BLOCK  4096 /* rows per block when encoding the design */
-
-/* ---------------------------------------------------------- matrix products */
-
-/* dst (cols x rows) = src^T, src rows x cols with leading dimension ld. */
-static void
-transpose(const double *src, size_t rows, size_t cols, size_t ld, double *dst)
-{
-	size_t i;
-	size_t j;
-
-	for (j = 0; j < cols; j++)
-		for (i = 0; i < rows; i++)
-			dst[j + i * cols] = src[i + j * ld];
-}
-
-/* dst (rows x cols, contiguous) = src, rows x cols with leading dimension ld. */
-static void
-copy_matrix(const double *src, size_t rows, size_t cols, size_t ld, double *dst)
-{
-	size_t j;
-
-	for (j = 0; j < cols; j++)
-		memcpy(dst + j * rows, src + j * ld, rows * sizeof(double));
-}
-
-/* Plain-loop C = alpha op(A) op(B) + beta C, for when scratch memory runs out. */
-static void
-gemm_loops(char ta, char tb, size_t m, size_t n, size_t k, double alpha, const double *A,
-		   size_t lda, const double *B, size_t ldb, double beta, double *C, size_t ldc)
-{
-	size_t i;
-	size_t j;
-	size_t r;
-
-	for (j = 0; j < n; j++)
-		for (i = 0; i < m; i++)
-		{
-			double sum = 0.0;
-
-			for (r = 0; r < k; r++)
-				sum += (ta == 'T' ? A[r + i * lda] : A[i + r * lda]) *
-					   (tb == 'T' ? B[j + r * ldb] : B[r + j * ldb]);
-			C[i + j * ldc] = alpha * sum + (beta == 0.0 ? 0.0 : beta * C[i + j * ldc]);
-		}
-}
-
-/*
- * C = alpha op(A) op(B) + beta C, column-major, op(X) = X^T when its flag is
- * 'T': C is m x n, op(A) m x k, op(B) k x n.  This is the signature of the
- * general cs_gemm that linalg.c should export (one cblas_dgemm call); until
- * it does, each case is reduced to cs_gemm_tn by transposing, into scratch
- * memory, the operands that need it.
- */
-static void
-mlp_gemm(char ta, char tb, size_t m, size_t n, size_t k, double alpha, const double *A, size_t lda,
-		 const double *B, size_t ldb, double beta, double *C, size_t ldc)
-{
-	int     copy_a = !(ta == 'T' && lda == k);
-	int     copy_b = !(tb == 'N' && ldb == k);
-	double *at = NULL;
-	double *bt = NULL;
-
-	if (m == 0 || n == 0)
-		return;
-	if (copy_a)
-		at = cs_malloc(cs_mul_size(cs_mul_size(k, m), sizeof(double)));
-	if (copy_b)
-		bt = cs_malloc(cs_mul_size(cs_mul_size(k, n), sizeof(double)));
-	if ((copy_a && at == NULL) || (copy_b && bt == NULL) || ldc != m)
-	{
-		gemm_loops(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
-		cs_free(at);
-		cs_free(bt);
-		return;
-	}
-	if (copy_a && ta == 'T')
-		copy_matrix(A, k, m, lda, at);
-	else if (copy_a)
-		transpose(A, m, k, lda, at);
-	if (copy_b && tb == 'T')
-		transpose(B, n, k, ldb, bt);
-	else if (copy_b)
-		copy_matrix(B, k, n, ldb, bt);
-	cs_gemm_tn(k, m, n, alpha, copy_a ? at : A, copy_b ? bt : B, beta, C);
-	cs_free(at);
-	cs_free(bt);
-}
 
 /* ---------------------------------------------------------------- numerics */
 
@@ -162,15 +85,6 @@ sigmoid(double z)
 	return e / (1.0 + e);
 }
 
-/* The activation of one value (relu keeps a NaN a NaN). */
-static inline double
-activate(int32_t activation, double u)
-{
-	if (activation == CS_MLP_TANH)
-		return tanh(u);
-	return u < 0.0 ? 0.0 : u;
-}
-
 /*
  * x when keep, else +0.0, without a branch: the signs of a layer's values are
  * random, and a mispredicted branch per value costs more than the products.
@@ -186,7 +100,7 @@ keep_if(double x, int keep)
 	return x;
 }
 
-/* relu over n values in place, as activate() does one (a NaN stays a NaN). */
+/* relu over n values in place (a NaN stays a NaN, -0 stays -0). */
 static void
 relu_in_place(double *z, size_t n)
 {
@@ -558,7 +472,7 @@ cs_mlp_free(cs_mlp *m)
 	cs_free(m->train_loss);
 	cs_free(m->valid_loss);
 	cs_free(m->bn_fold);
-	cs_free(m->work);
+	cs_free(m->score_mem);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -777,9 +691,9 @@ forward(const cs_mlp *m, const cs_mlp_layer *lay, mlp_work *w, const double *xin
 		size_t              i;
 
 		if (l == 0)
-			mlp_gemm('T', 'N', rows, n_out, n_in, 1.0, xin, n_in, W, n_in, 0.0, z, rows);
+			cs_gemm('T', 'N', rows, n_out, n_in, 1.0, xin, n_in, W, n_in, 0.0, z, rows);
 		else
-			mlp_gemm('N', 'N', rows, n_out, n_in, 1.0, w->out[l - 1], rows, W, n_in, 0.0, z, rows);
+			cs_gemm('N', 'N', rows, n_out, n_in, 1.0, w->out[l - 1], rows, W, n_in, 0.0, z, rows);
 		if (ly->b != CS_MLP_ABSENT)
 			add_bias(z, rows, n_out, m->params + ly->b);
 		if (l == L - 1)
@@ -878,21 +792,21 @@ backward(const cs_mlp *m, const cs_mlp_layer *lay, mlp_work *w, const uint8_t *y
 		if (l < L - 1)
 			hidden_backward(m, ly, w, l, delta, rows, grad);
 		if (l == 0)
-			mlp_gemm('N', 'N', n_in, n_out, rows, 1.0, w->xin, n_in, delta, rows, 0.0, gw, n_in);
+			cs_gemm('N', 'N', n_in, n_out, rows, 1.0, w->xin, n_in, delta, rows, 0.0, gw, n_in);
 		else
-			mlp_gemm('T',
-					 'N',
-					 n_in,
-					 n_out,
-					 rows,
-					 1.0,
-					 w->out[l - 1],
-					 rows,
-					 delta,
-					 rows,
-					 0.0,
-					 gw,
-					 n_in);
+			cs_gemm('T',
+					'N',
+					n_in,
+					n_out,
+					rows,
+					1.0,
+					w->out[l - 1],
+					rows,
+					delta,
+					rows,
+					0.0,
+					gw,
+					n_in);
 		if (ly->b != CS_MLP_ABSENT)
 			for (j = 0; j < n_out; j++)
 				grad[ly->b + j] = sum_of(delta + j * rows, rows);
@@ -900,19 +814,19 @@ backward(const cs_mlp *m, const cs_mlp_layer *lay, mlp_work *w, const uint8_t *y
 		{
 			double *t;
 
-			mlp_gemm('N',
-					 'T',
-					 rows,
-					 n_in,
-					 n_out,
-					 1.0,
-					 delta,
-					 rows,
-					 m->params + ly->w,
-					 n_in,
-					 0.0,
-					 spare,
-					 rows);
+			cs_gemm('N',
+					'T',
+					rows,
+					n_in,
+					n_out,
+					1.0,
+					delta,
+					rows,
+					m->params + ly->w,
+					n_in,
+					0.0,
+					spare,
+					rows);
 			t = delta;
 			delta = spare;
 			spare = t;
@@ -1303,14 +1217,15 @@ cs_mlp_memory(const cs_mlp_params *params, int32_t p, size_t n, size_t nv)
 	m.units[m.n_layers] = 1;
 	m.batch_norm = params->batch_norm;
 	n_params = (double) cs_mlp_count(&m, &n_running);
-	/* params, gradient, two moments, best copy; running and its copy; curves */
-	return 8.0 * (5.0 * n_params + 2.0 * (double) n_running + 2.0 * params->epochs) +
+	/*
+	 * params, gradient, two moments, best copy, the scoring copy (about as
+	 * large); running and its copy; curves
+	 */
+	return 8.0 * (6.0 * n_params + 2.0 * (double) n_running + 2.0 * params->epochs) +
 		   /* row order, validation margins */
 		   8.0 * ((double) n + (double) nv) +
-		   /* the batch: inputs, four buffers per hidden unit, two deltas, product
-            scratch */
-		   8.0 * batch * ((double) p + 4.0 * units + 4.0 * widest + 2.0) +
-		   8.0 * (double) p * widest +
+		   /* the batch: inputs, four buffers per hidden unit, two deltas */
+		   8.0 * batch * ((double) p + 4.0 * units + 2.0 * widest + 2.0) +
 		   /* the validation blocks */
 		   8.0 * block * (2.0 * units + (double) p + 1.0);
 }
@@ -1386,84 +1301,583 @@ cs_mlp_check(const cs_mlp *m, cs_error *err)
 
 /* ----------------------------------------------------------------- scoring */
 
+/*
+ * One row.  A hidden layer's units are computed together: for each input i
+ * that is not zero (a relu layer's zeros, one-hot and missing-indicator
+ * columns are skipped), out[j] += x[i] * W[i][j] over the units j, so the
+ * inner loop runs over contiguous memory of an input-major copy of W, in
+ * SIMD registers.  Each unit still adds its products in input order, each
+ * product rounded and then each sum (no fused multiply-add), so the kernels
+ * (plain C, AVX, AVX-512) give the same bits; skipping a zero input changes
+ * nothing (u + 0 * w = u).  Then out[j] = out[j] * scale[j] + shift[j], with
+ * scale 1 and shift the bias, or batch norm's folded affine map, and the
+ * activation.  The output layer is one dot product (dot_of) on params.
+ *
+ * score_w holds per hidden layer l, from score_off[l] (64-byte aligned): the
+ * units[l] x ld input-major weights (ld = units[l+1] rounded up to 8, zero
+ * padded), then scale[ld] and shift[ld].
+ */
+
+#define SCORE_LANES 8    /* ld is a multiple of this */
+#define SCORE_STACK 1024 /* doubles (and int32) of stack scratch for one row */
+
+/* One hidden layer of one row, for a kernel. */
+typedef struct score_layer
+{
+	const double  *x;      /* the layer's inputs */
+	const int32_t *nz;     /* the indexes of those that are not zero, in order */
+	size_t         n_nz;   /* how many */
+	const double  *w;      /* input-major weights, ld per input */
+	size_t         ld;     /* units rounded up to SCORE_LANES */
+	const double  *scale;  /* ld */
+	const double  *shift;  /* ld */
+	int            relu;   /* apply relu (tanh is applied after the kernel) */
+	double        *out;    /* ld values */
+	int32_t       *nz_out; /* ld + 16: the indexes of the outputs that are not zero */
+} score_layer;
+
+/*
+ * The kernels must not fuse a product and its sum into one multiply-add (the
+ * compiler would where the target has FMA, -ffp-contract=fast being GCC's
+ * default in gnu11): that rounds once instead of twice, and the kernels would
+ * differ from each other and from one machine to the next.  (clang honours
+ * its pragma unless built with -ffp-contract=fast.)
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#define SCORE_NO_CONTRACT
+#elif defined(__clang__)
+#define SCORE_NO_CONTRACT _Pragma("clang fp contract(off)")
+#else
+#define SCORE_NO_CONTRACT
+#endif
+
+/*
+ * Plain C, SCORE_LANES units at a time.  Each kernel returns how many
+ * indexes it wrote to nz_out: those of the outputs that are not zero (NaN
+ * included), padding lanes too (the caller drops them).
+ */
+static size_t
+layer_plain(const score_layer *s)
+{
+	SCORE_NO_CONTRACT
+	const double  *x = s->x;
+	const int32_t *nz = s->nz;
+	const double  *w = s->w;
+	size_t         ld = s->ld;
+	double        *out = s->out;
+	size_t         count = 0;
+	size_t         j0;
+	size_t         k;
+	int            v;
+
+	for (j0 = 0; j0 < ld; j0 += SCORE_LANES)
+	{
+		double acc[SCORE_LANES] = { 0.0 };
+
+		for (k = 0; k < s->n_nz; k++)
+		{
+			const double *row = w + (size_t) nz[k] * ld + j0;
+			double        xi = x[nz[k]];
+
+#pragma GCC unroll 8
+			for (v = 0; v < SCORE_LANES; v++)
+				acc[v] += xi * row[v];
+		}
+		for (v = 0; v < SCORE_LANES; v++)
+		{
+			double u = acc[v] * s->scale[j0 + v] + s->shift[j0 + v];
+
+			u = s->relu ? keep_if(u, !(u < 0.0)) : u;
+			out[j0 + v] = u;
+			s->nz_out[count] = (int32_t) (j0 + (size_t) v);
+			count += u != 0.0;
+		}
+	}
+	return count;
+}
+
+#if SCORE_X86
+
+/*
+ * nv vectors of 4 units from unit j0 (nv is a constant after inlining: the
+ * accumulators stay in registers); adds the indexes of the outputs that are
+ * not zero at nz_out + *count.  max(0, u) returns u when u is NaN or -0, as
+ * keep_if does.
+ */
+__attribute__((target("avx"), always_inline)) static inline void
+tile_avx(const score_layer *s, size_t j0, const int nv, size_t *count)
+{
+	SCORE_NO_CONTRACT
+	const double  *x = s->x;
+	const int32_t *nz = s->nz;
+	size_t         n_nz = s->n_nz;
+	const double  *w = s->w + j0;
+	size_t         ld = s->ld;
+	const double  *scale = s->scale + j0;
+	const double  *shift = s->shift + j0;
+	double        *out = s->out + j0;
+	int32_t       *nz_out = s->nz_out;
+	int            relu = s->relu;
+	size_t         c = *count;
+	__m256d        zero = _mm256_setzero_pd();
+	__m256d        acc[8];
+	size_t         k;
+	int            v;
+
+#pragma GCC unroll 8
+	for (v = 0; v < nv; v++)
+		acc[v] = zero;
+	for (k = 0; k < n_nz; k++)
+	{
+		const double *row = w + (size_t) nz[k] * ld;
+		__m256d       xi = _mm256_broadcast_sd(x + nz[k]);
+
+#pragma GCC unroll 8
+		for (v = 0; v < nv; v++)
+			acc[v] = _mm256_add_pd(acc[v], _mm256_mul_pd(xi, _mm256_load_pd(row + 4 * v)));
+	}
+#pragma GCC unroll 8
+	for (v = 0; v < nv; v++)
+	{
+		__m256d u = _mm256_add_pd(_mm256_mul_pd(acc[v], _mm256_load_pd(scale + 4 * v)),
+								  _mm256_load_pd(shift + 4 * v));
+		int32_t j = (int32_t) (j0 + 4 * (size_t) v);
+		int     bits;
+
+		u = relu ? _mm256_max_pd(zero, u) : u;
+		_mm256_store_pd(out + 4 * v, u);
+		bits = _mm256_movemask_pd(_mm256_cmp_pd(u, zero, _CMP_NEQ_UQ));
+		nz_out[c] = j;
+		c += (size_t) (bits & 1);
+		nz_out[c] = j + 1;
+		c += (size_t) ((bits >> 1) & 1);
+		nz_out[c] = j + 2;
+		c += (size_t) ((bits >> 2) & 1);
+		nz_out[c] = j + 3;
+		c += (size_t) ((bits >> 3) & 1);
+	}
+	*count = c;
+}
+
+/* AVX: 32 units at a time, then 16, then 8. */
+__attribute__((target("avx"))) static size_t
+layer_avx(const score_layer *s)
+{
+	size_t j0 = 0;
+	size_t count = 0;
+
+	for (; j0 + 32 <= s->ld; j0 += 32)
+		tile_avx(s, j0, 8, &count);
+	if (j0 + 16 <= s->ld)
+	{
+		tile_avx(s, j0, 4, &count);
+		j0 += 16;
+	}
+	if (j0 < s->ld)
+		tile_avx(s, j0, 2, &count);
+	return count;
+}
+
+/* nv vectors of 8 units from unit j0, as tile_avx. */
+__attribute__((target("avx512f,popcnt"), always_inline)) static inline void
+tile_avx512(const score_layer *s, size_t j0, const int nv, size_t *count)
+{
+	SCORE_NO_CONTRACT
+	const double  *x = s->x;
+	const int32_t *nz = s->nz;
+	size_t         n_nz = s->n_nz;
+	const double  *w = s->w + j0;
+	size_t         ld = s->ld;
+	const double  *scale = s->scale + j0;
+	const double  *shift = s->shift + j0;
+	double        *out = s->out + j0;
+	int32_t       *nz_out = s->nz_out;
+	int            relu = s->relu;
+	size_t         c = *count;
+	__m512d        zero = _mm512_setzero_pd();
+	__m512i        lanes = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+	__m512d        acc[8];
+	size_t         k;
+	int            v;
+
+#pragma GCC unroll 8
+	for (v = 0; v < nv; v++)
+		acc[v] = zero;
+	for (k = 0; k < n_nz; k++)
+	{
+		const double *row = w + (size_t) nz[k] * ld;
+		__m512d       xi = _mm512_set1_pd(x[nz[k]]);
+
+#pragma GCC unroll 8
+		for (v = 0; v < nv; v++)
+			acc[v] = _mm512_add_pd(acc[v], _mm512_mul_pd(xi, _mm512_load_pd(row + 8 * v)));
+	}
+#pragma GCC unroll 8
+	for (v = 0; v < nv; v++)
+	{
+		__m512d  u = _mm512_add_pd(_mm512_mul_pd(acc[v], _mm512_load_pd(scale + 8 * v)),
+                                  _mm512_load_pd(shift + 8 * v));
+		__m512i  j = _mm512_add_epi32(lanes, _mm512_set1_epi32((int32_t) (j0 + 8 * (size_t) v)));
+		__mmask8 bits;
+
+		u = relu ? _mm512_max_pd(zero, u) : u;
+		_mm512_store_pd(out + 8 * v, u);
+		bits = _mm512_cmp_pd_mask(u, zero, _CMP_NEQ_UQ);
+		/* 16 indexes stored, the first popcount(bits) of them kept */
+		_mm512_storeu_si512(nz_out + c, _mm512_maskz_compress_epi32((__mmask16) bits, j));
+		c += (size_t) __builtin_popcount(bits);
+	}
+	*count = c;
+}
+
+/* AVX-512F: 64 units at a time, then 32, 16 and 8. */
+__attribute__((target("avx512f,popcnt"))) static size_t
+layer_avx512(const score_layer *s)
+{
+	size_t j0 = 0;
+	size_t count = 0;
+
+	for (; j0 + 64 <= s->ld; j0 += 64)
+		tile_avx512(s, j0, 8, &count);
+	if (j0 + 32 <= s->ld)
+	{
+		tile_avx512(s, j0, 4, &count);
+		j0 += 32;
+	}
+	if (j0 + 16 <= s->ld)
+	{
+		tile_avx512(s, j0, 2, &count);
+		j0 += 16;
+	}
+	if (j0 < s->ld)
+		tile_avx512(s, j0, 1, &count);
+	return count;
+}
+
+#endif /* SCORE_X86 */
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
+
+/* The best kernel this CPU runs (the OS must save its registers: libgcc checks). */
+int32_t
+cs_mlp_simd_best(void)
+{
+#if SCORE_X86
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("popcnt"))
+		return CS_MLP_SIMD_AVX512;
+	if (__builtin_cpu_supports("avx"))
+		return CS_MLP_SIMD_AVX;
+#endif
+	return CS_MLP_SIMD_NONE;
+}
+
+/* Runs one hidden layer with m's kernel; returns the outputs that are not zero. */
+static size_t
+score_layer_run(const cs_mlp *m, const score_layer *s)
+{
+#if SCORE_X86
+	if (m->simd == CS_MLP_SIMD_AVX512)
+		return layer_avx512(s);
+	if (m->simd == CS_MLP_SIMD_AVX)
+		return layer_avx(s);
+#else
+	(void) m;
+#endif
+	return layer_plain(s);
+}
+
+/* n rounded up to SCORE_LANES. */
+static size_t
+round_lanes(size_t n)
+{
+	return (n + SCORE_LANES - 1) / SCORE_LANES * SCORE_LANES;
+}
+
+/* Frees the scoring buffers. */
+static void
+free_scoring(cs_mlp *m)
+{
+	cs_free(m->bn_fold);
+	cs_free(m->score_mem);
+	m->bn_fold = NULL;
+	m->score_mem = NULL;
+	m->score_w = NULL;
+}
+
+/* Fills hidden layer l's block of score_w (bn_fold ready). */
+static void
+fill_score_layer(const cs_mlp *m, const cs_mlp_layer *lay, double *block, size_t ld)
+{
+	size_t  n_in = (size_t) lay->n_in;
+	size_t  n_out = (size_t) lay->n_out;
+	double *scale = block + n_in * ld;
+	double *shift = scale + ld;
+	size_t  i;
+	size_t  j;
+
+	memset(block, 0, (n_in + 2) * ld * sizeof(double));
+	for (j = 0; j < n_out; j++)
+	{
+		for (i = 0; i < n_in; i++)
+			block[i * ld + j] = m->params[lay->w + i + j * n_in];
+		if (lay->gamma != CS_MLP_ABSENT)
+		{
+			scale[j] = m->bn_fold[lay->mean + j];
+			shift[j] = m->bn_fold[lay->var + j];
+		}
+		else
+		{
+			scale[j] = 1.0;
+			shift[j] = m->params[lay->b + j];
+		}
+	}
+}
+
+/* a + b, or SIZE_MAX on overflow (which cs_malloc then refuses). */
+static size_t
+add_size(size_t a, size_t b)
+{
+	return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
 /* Allocates and computes the scoring buffers. */
 cs_status
 cs_mlp_prepare(cs_mlp *m, cs_error *err)
 {
-	size_t  widest = max_hidden_width(m);
-	int32_t l;
+	cs_mlp_layer lay[CS_MLP_MAX_HIDDEN + 1];
+	size_t       total = 0;
+	size_t       widest = 0;
+	double      *base;
+	int32_t      L = m->n_layers;
+	int32_t      l;
 
-	cs_free(m->bn_fold);
-	cs_free(m->work);
-	m->bn_fold = alloc_doubles(m->n_running, 1);
-	m->work = cs_malloc(cs_mul_size((size_t) m->units[0] + 2 * widest, sizeof(double)));
-	if (m->bn_fold == NULL || m->work == NULL)
+	free_scoring(m);
+	layout_all(m, lay);
+	for (l = 0; l < L - 1; l++)
 	{
-		cs_free(m->bn_fold);
-		cs_free(m->work);
-		m->bn_fold = NULL;
-		m->work = NULL;
+		size_t ld = round_lanes((size_t) lay[l].n_out);
+
+		m->score_off[l] = total;
+		m->score_ld[l] = ld;
+		total = add_size(total, cs_mul_size((size_t) lay[l].n_in + 2, ld));
+		widest = ld > widest ? ld : widest;
+	}
+	m->score_out_w = lay[L - 1].w;
+	m->score_out_b = lay[L - 1].b;
+	m->score_widest = widest;
+	m->score_nz = ((size_t) m->units[0] > widest ? (size_t) m->units[0] : widest) + 16;
+	m->bn_fold = alloc_doubles(m->n_running, 1);
+	m->score_mem = cs_malloc(cs_mul_size(add_size(total, SCORE_LANES), sizeof(double)));
+	if (m->bn_fold == NULL || m->score_mem == NULL)
+	{
+		free_scoring(m);
 		return cs_fail(err, CS_ERR_NOMEM, "out of memory preparing the network");
 	}
-	for (l = 0; l < m->n_layers - 1 && m->batch_norm; l++)
+	base = (double *) m->score_mem;
+	while ((uintptr_t) base % (SCORE_LANES * sizeof(double)) != 0)
+		base++;
+	m->score_w = base;
+	for (l = 0; l < L - 1 && m->batch_norm; l++)
 	{
-		cs_mlp_layer lay;
-		size_t       j;
+		size_t j;
 
-		cs_mlp_layout(m, l, &lay);
-		for (j = 0; j < (size_t) lay.n_out; j++)
-			bn_affine(m, &lay, j, &m->bn_fold[lay.mean + j], &m->bn_fold[lay.var + j]);
+		for (j = 0; j < (size_t) lay[l].n_out; j++)
+			bn_affine(m, &lay[l], j, &m->bn_fold[lay[l].mean + j], &m->bn_fold[lay[l].var + j]);
 	}
+	for (l = 0; l < L - 1; l++)
+		fill_score_layer(m, &lay[l], base + m->score_off[l], m->score_ld[l]);
+	m->simd = cs_mlp_simd_best();
 	return CS_OK;
 }
 
-/* The margin of one design row x: plain loops, no allocation, no BLAS. */
+/*
+ * One row's scratch: two layer outputs of score_widest doubles (64-byte
+ * aligned) and the encoded row (units[0] doubles), then two lists of the
+ * indexes of a layer's inputs that are not zero (score_nz each).  On the
+ * stack unless the network is too wide for it.
+ */
+typedef struct score_scratch
+{
+	double  *heap;
+	int32_t *heap_nz;
+	double  *out[2];
+	double  *x;
+	int32_t *nz[2];
+} score_scratch;
+
+/*
+ * Points sc's buffers into the SCORE_STACK-long arrays d (64-byte aligned)
+ * and nz, or at allocated ones; 0 when out of memory.
+ */
+static int
+scratch_open(const cs_mlp *m, score_scratch *sc, double *d, int32_t *nz)
+{
+	size_t doubles = 2 * m->score_widest + (size_t) m->units[0];
+
+	sc->heap = NULL;
+	sc->heap_nz = NULL;
+	if (doubles > SCORE_STACK || 2 * m->score_nz > SCORE_STACK)
+	{
+		sc->heap = cs_malloc(cs_mul_size(doubles + SCORE_LANES, sizeof(double)));
+		sc->heap_nz = cs_malloc(cs_mul_size(2 * m->score_nz, sizeof(int32_t)));
+		if (sc->heap == NULL || sc->heap_nz == NULL)
+		{
+			cs_free(sc->heap);
+			cs_free(sc->heap_nz);
+			return 0;
+		}
+		d = sc->heap;
+		while ((uintptr_t) d % (SCORE_LANES * sizeof(double)) != 0)
+			d++;
+		nz = sc->heap_nz;
+	}
+	sc->out[0] = d;
+	sc->out[1] = d + m->score_widest;
+	sc->x = d + 2 * m->score_widest;
+	sc->nz[0] = nz;
+	sc->nz[1] = nz + m->score_nz;
+	return 1;
+}
+
+/* The margin of design row x whose columns that are not zero are sc->nz[0][0..n_nz). */
+static double
+margin_with(const cs_mlp *m, const double *x, size_t n_nz, const score_scratch *sc)
+{
+	const double *in = x;
+	score_layer   s;
+	int32_t       L = m->n_layers;
+	int32_t       l;
+	size_t        i;
+
+	s.relu = m->activation == CS_MLP_RELU;
+	for (l = 0; l < L - 1; l++)
+	{
+		size_t n_out = (size_t) m->units[l + 1];
+
+		s.x = in;
+		s.nz = sc->nz[l & 1];
+		s.n_nz = n_nz;
+		s.w = m->score_w + m->score_off[l];
+		s.ld = m->score_ld[l];
+		s.scale = s.w + (size_t) m->units[l] * s.ld;
+		s.shift = s.scale + s.ld;
+		s.out = sc->out[l & 1];
+		s.nz_out = sc->nz[(l + 1) & 1];
+		n_nz = score_layer_run(m, &s);
+		/* padding lanes are 0 unless an input is infinite: drop them */
+		while (n_nz > 0 && (size_t) s.nz_out[n_nz - 1] >= n_out)
+			n_nz--;
+		if (!s.relu)
+			for (i = 0; i < n_out; i++)
+				s.out[i] = tanh(s.out[i]);
+		in = s.out;
+	}
+	return dot_of(in, m->params + m->score_out_w, (size_t) m->units[L - 1]) +
+		   m->params[m->score_out_b];
+}
+
+/*
+ * The design columns of input (cs_schema_encode's values) that are not zero:
+ * writes x[c] for each and their indexes c, ascending, to nz; returns how
+ * many.  The other columns of x are left alone: the first layer reads only
+ * these.  Skips writing a one-hot feature's zeros and the pass over the
+ * design that looks for them.  (test_mlp checks it against cs_schema_encode.)
+ */
+static size_t
+encode_nonzero(const cs_schema *s, const double *input, double *x, int32_t *nz)
+{
+	size_t  n = 0;
+	int32_t j;
+
+	for (j = 0; j < s->n_features; j++)
+	{
+		const cs_feature *f = &s->features[j];
+		double            v = input[j];
+		int               missing = isnan(v);
+		int32_t           c = f->design_offset;
+
+		if (f->kind == CS_KIND_NUMERIC)
+		{
+			if (!missing)
+			{
+				x[c] = (v - f->mean) / f->sd;
+				nz[n] = c;
+				n += x[c] != 0.0;
+			}
+		}
+		else if (!missing && v >= 1.0 && v < (double) f->n_levels)
+		{
+			c += (int32_t) v - 1;
+			x[c] = 1.0;
+			nz[n++] = c;
+		}
+		if (missing && f->has_missing)
+		{
+			c = f->design_offset + f->design_width - 1;
+			x[c] = 1.0;
+			nz[n++] = c;
+		}
+	}
+	return n;
+}
+
+/*
+ * The margin of design row x, or with s not NULL of input encoded under s;
+ * NaN when a network too wide for the stack finds no memory.
+ */
+static double
+score_one(const cs_mlp *m, const double *x, const cs_schema *s, const double *input)
+{
+	_Alignas(64) double local[SCORE_STACK];
+	int32_t             local_nz[SCORE_STACK];
+	score_scratch       sc;
+	double              margin;
+	size_t              n_nz = 0;
+	size_t              i;
+
+	if (!scratch_open(m, &sc, local, local_nz))
+		return NAN;
+	if (s != NULL)
+	{
+		n_nz = encode_nonzero(s, input, sc.x, sc.nz[0]);
+		x = sc.x;
+	}
+	else
+		for (i = 0; i < (size_t) m->units[0]; i++)
+		{
+			sc.nz[0][n_nz] = (int32_t) i;
+			n_nz += x[i] != 0.0;
+		}
+	margin = margin_with(m, x, n_nz, &sc);
+	cs_free(sc.heap);
+	cs_free(sc.heap_nz);
+	return margin;
+}
+
+/* The margin of one design row. */
 double
 cs_mlp_margin_row(const cs_mlp *m, const double *x)
 {
-	size_t        widest = max_hidden_width(m);
-	const double *in = x;
-	size_t        off = 0;
-	size_t        run = 0;
-	int32_t       l;
-
-	for (l = 0; l < m->n_layers; l++)
-	{
-		cs_mlp_layer lay;
-		double      *out = m->work + (size_t) m->units[0] + (size_t) (l & 1) * widest;
-		size_t       j;
-
-		layout_step(m, l, &off, &run, &lay);
-		for (j = 0; j < (size_t) lay.n_out; j++)
-		{
-			double s = dot_of(in, m->params + lay.w + j * (size_t) lay.n_in, (size_t) lay.n_in);
-
-			if (lay.b != CS_MLP_ABSENT)
-				s += m->params[lay.b + j];
-			if (l == m->n_layers - 1)
-				return s;
-			if (lay.gamma != CS_MLP_ABSENT)
-				s = s * m->bn_fold[lay.mean + j] + m->bn_fold[lay.var + j];
-			out[j] = activate(m->activation, s);
-		}
-		in = out;
-	}
-	return 0.0; /* not reached: the output layer returns */
+	return score_one(m, x, NULL, NULL);
 }
 
 /* The probability of one design row. */
 double
 cs_mlp_predict_row(const cs_mlp *m, const double *x)
 {
-	return sigmoid(cs_mlp_margin_row(m, x));
+	return sigmoid(score_one(m, x, NULL, NULL));
 }
 
-/* The probability of one scoring input, encoded into m's buffer first. */
+/* The probability of one scoring input, encoded into the scratch first. */
 double
 cs_mlp_predict_input(const cs_mlp *m, const cs_schema *s, const double *input)
 {
-	cs_schema_encode(s, input, m->work);
-	return sigmoid(cs_mlp_margin_row(m, m->work));
+	return sigmoid(score_one(m, NULL, s, input));
 }
 
 /* Probabilities of n row-major rows, in blocks through the matrix products. */

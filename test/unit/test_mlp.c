@@ -10,6 +10,7 @@
  * scikit-learn on credit_data is test/unit/mlp_parity.c (not run here).
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -794,6 +795,181 @@ test_running_statistics(void)
 	free_toy(&d);
 }
 
+/* ------------------------------------------------------------ one-row scoring */
+
+/* A network of the given shape with nonzero biases and batch-norm statistics. */
+static void
+kernel_network(cs_mlp *m, int32_t p, int32_t n_hidden, const int32_t *hidden, int activation,
+			   int batch_norm, uint64_t seed)
+{
+	cs_mlp_params q = params_with(n_hidden, hidden, seed);
+	size_t        i;
+
+	q.activation = activation;
+	q.batch_norm = batch_norm;
+	if (cs_mlp_init(m, p, &q, NULL) != CS_OK)
+		abort();
+	for (i = 0; i < m->n_params; i++)
+		m->params[i] += 0.05 * sin(1.3 * (double) i);
+	for (i = 0; i < m->n_running; i++)
+		m->running[i] = fabs(m->running[i] + 0.3 * sin(0.7 * (double) i));
+	if (cs_mlp_prepare(m, NULL) != CS_OK)
+		abort();
+}
+
+/* Whether a and b are the same double, NaN matching NaN. */
+static int
+same_double(double a, double b)
+{
+	return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof(a)) == 0;
+}
+
+typedef struct score_job
+{
+	const cs_mlp *m;
+	const double *X;
+	size_t        n;
+	double       *out;
+} score_job;
+
+/* Scores a job's rows one at a time (a thread). */
+static void *
+score_job_run(void *arg)
+{
+	score_job *job = (score_job *) arg;
+	size_t     i;
+
+	for (i = 0; i < job->n; i++)
+		job->out[i] = cs_mlp_margin_row(job->m, job->X + i * (size_t) job->m->units[0]);
+	return NULL;
+}
+
+static void
+test_one_row_kernels(void)
+{
+	static const int32_t odd[2] = { 77, 13 };   /* 64 + 8 + 5 units, then 8 + 5 */
+	static const int32_t deep[3] = { 5, 9, 3 }; /* tanh, batch norm */
+	static const int32_t wide[1] = { 700 };     /* scratch too wide for the stack */
+	static const char   *names[3] = { "relu [77, 13]",
+									  "tanh + batch norm [5, 9, 3]",
+									  "relu [700], 300 inputs" };
+	const int32_t       *shapes[3] = { odd, deep, wide };
+	int32_t              n_hidden[3] = { 2, 3, 1 };
+	int32_t              inputs[3] = { 23, 6, 300 };
+	int32_t              best = cs_mlp_simd_best();
+	int                  k;
+
+	tap_ok(best >= CS_MLP_SIMD_NONE && best <= CS_MLP_SIMD_AVX512,
+		   "this CPU's best one-row kernel: %s",
+		   best == CS_MLP_SIMD_AVX512 ? "AVX-512F" :
+		   best == CS_MLP_SIMD_AVX    ? "AVX" :
+										"plain C");
+	for (k = 0; k < 3; k++)
+	{
+		toy_data d = make_toy(300, inputs[k], 70 + (uint64_t) k, 0);
+		cs_mlp   m;
+		double  *prob = malloc(d.n * sizeof(double));
+		double  *ref = malloc(d.n * sizeof(double));
+		double   worst = 0.0;
+		int      identical = 1;
+		int32_t  level;
+		size_t   i;
+
+		if (prob == NULL || ref == NULL)
+			abort();
+		/* zeros to skip: every third value, and the whole first row */
+		for (i = 0; i < d.n * (size_t) d.p; i++)
+			if (i % 3 == 1 || i < (size_t) d.p)
+				d.X[i] = 0.0;
+		kernel_network(&m,
+					   d.p,
+					   n_hidden[k],
+					   shapes[k],
+					   k == 1 ? CS_MLP_TANH : CS_MLP_RELU,
+					   k == 1,
+					   80 + (uint64_t) k);
+		tap_ok(m.simd == best, "%s: prepared with the best kernel", names[k]);
+		cs_mlp_predict(&m, d.X, d.n, prob, NULL);
+		for (i = 0; i < d.n; i++)
+			worst = fmax(worst,
+						 fabs(prob[i] - cs_mlp_predict_row(&m, d.X + i * (size_t) d.p)) / prob[i]);
+		tap_ok(worst < 1e-12, "%s: one row agrees with block scoring (%.1e)", names[k], worst);
+		for (level = CS_MLP_SIMD_NONE; level <= best; level++)
+		{
+			m.simd = level;
+			for (i = 0; i < d.n; i++)
+			{
+				double v = cs_mlp_margin_row(&m, d.X + i * (size_t) d.p);
+
+				if (level == CS_MLP_SIMD_NONE)
+					ref[i] = v;
+				else
+					identical &= same_double(v, ref[i]);
+			}
+		}
+		tap_ok(identical, "%s: every kernel up to this CPU's gives the same bits", names[k]);
+		/* an infinite input: NaN in padding lanes must not reach the next layer */
+		d.X[1] = INFINITY;
+		d.X[2] = -INFINITY;
+		identical = 1;
+		for (level = CS_MLP_SIMD_NONE; level <= best; level++)
+		{
+			double v;
+
+			m.simd = level;
+			v = cs_mlp_margin_row(&m, d.X);
+			if (level == CS_MLP_SIMD_NONE)
+				ref[0] = v;
+			else
+				identical &= same_double(v, ref[0]);
+		}
+		tap_ok(identical, "%s: an infinite input scores alike on every kernel", names[k]);
+		cs_mlp_free(&m);
+		free(prob);
+		free(ref);
+		free_toy(&d);
+	}
+}
+
+/* Two threads scoring one prepared network get what one thread gets. */
+static void
+test_one_row_threads(void)
+{
+	static const int32_t w2[2] = { 64, 32 };
+	toy_data             d = make_toy(4000, 20, 90, 0);
+	cs_mlp               m;
+	score_job            jobs[3];
+	pthread_t            threads[2];
+	int                  same = 1;
+	int                  started = 0;
+	size_t               i;
+	int                  j;
+
+	kernel_network(&m, d.p, 2, w2, CS_MLP_RELU, 0, 91);
+	for (j = 0; j < 3; j++)
+	{
+		jobs[j].m = &m;
+		jobs[j].X = d.X;
+		jobs[j].n = d.n;
+		jobs[j].out = malloc(d.n * sizeof(double));
+		if (jobs[j].out == NULL)
+			abort();
+	}
+	score_job_run(&jobs[2]);
+	for (j = 0; j < 2; j++)
+		started += pthread_create(&threads[j], NULL, score_job_run, &jobs[j]) == 0;
+	for (j = 0; j < started; j++)
+		pthread_join(threads[j], NULL);
+	for (j = 0; j < 2; j++)
+		for (i = 0; i < d.n; i++)
+			same &= same_double(jobs[j].out[i], jobs[2].out[i]);
+	tap_ok(started == 2 && same, "two threads share a prepared network: same margins as one");
+	for (j = 0; j < 3; j++)
+		free(jobs[j].out);
+	cs_mlp_free(&m);
+	free_toy(&d);
+}
+
 /* cs_mlp_check refuses what a malformed blob could hold. */
 static void
 test_check(void)
@@ -927,6 +1103,20 @@ test_schema_rows(void)
 	tap_ok(worst < 1e-12,
 		   "cs_mlp_predict_input on a scoring input equals block scoring of its design row (%.1e)",
 		   worst);
+	for (i = 0; i < 5000; i++)
+		same &= cs_mlp_predict_input(&m, &s, inputs + i * 2) ==
+				cs_mlp_predict_row(&m, row + i * (size_t) s.design_width);
+	for (i = 0; i < 8; i++)
+	{
+		/* missing, the mean (a zero), unseen (-1), out of range, infinite, reference level */
+		double edge[8][2] = { { NAN, NAN },    { s.features[0].mean, 1 }, { 5, -1 }, { 5, 7 },
+							  { INFINITY, 2 }, { -INFINITY, NAN },        { 5, 0 },  { 0, 2.5 } };
+		double design[5];
+
+		cs_schema_encode(&s, edge[i], design);
+		same &= same_double(cs_mlp_predict_input(&m, &s, edge[i]), cs_mlp_predict_row(&m, design));
+	}
+	tap_ok(same, "cs_mlp_predict_input equals cs_mlp_predict_row of cs_schema_encode, bit for bit");
 	cs_mlp_free(&m);
 	free(prob);
 	free(y);
@@ -951,6 +1141,8 @@ main(void)
 	test_divergence();
 	test_progress();
 	test_running_statistics();
+	test_one_row_kernels();
+	test_one_row_threads();
 	test_check();
 	test_schema_rows();
 	return tap_finish();
