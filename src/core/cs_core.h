@@ -225,6 +225,13 @@ cs_status cs_schema_inputs(const cs_schema *s, const cs_dataset *ds, const size_
 cs_status cs_linalg_load(const char *library, int threads, cs_error *err);
 int       cs_linalg_loaded(void);
 
+/*
+ * C = alpha op(A) op(B) + beta C, column-major, op(X) = X^T when its flag is
+ * 'T' (else 'N'): C is m x n (leading dimension ldc), op(A) m x k, op(B)
+ * k x n; one cblas_dgemm call.
+ */
+void cs_gemm(char ta, char tb, size_t m, size_t n, size_t k, double alpha, const double *A,
+			 size_t lda, const double *B, size_t ldb, double beta, double *C, size_t ldc);
 /* C = alpha * A^T * B + beta * C; A is n x m, B is n x k, column-major */
 void cs_gemm_tn(size_t n, size_t m, size_t k, double alpha, const double *A, const double *B,
 				double beta, double *C);

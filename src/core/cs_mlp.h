@@ -177,13 +177,4 @@ cs_status cs_mlp_design_rows(const cs_schema *s, const cs_dataset *ds, const siz
 /* Frees what m owns (not m itself) and zeroes it. */
 void cs_mlp_free(cs_mlp *m);
 
-/*
- * C = alpha op(A) op(B) + beta C, column-major, op(X) = X^T when its flag is
- * 'T' (else 'N'): C is m x n (leading dimension ldc), op(A) m x k, op(B)
- * k x n; one cblas_dgemm call.  Defined in linalg.c; declared here until
- * cs_core.h, beside cs_gemm_tn, declares it.
- */
-void cs_gemm(char ta, char tb, size_t m, size_t n, size_t k, double alpha, const double *A,
-			 size_t lda, const double *B, size_t ldb, double beta, double *C, size_t ldc);
-
 #endif /* CS_MLP_H */

@@ -18,7 +18,6 @@
 #include <cblas.h>
 
 #include "cs_core.h"
-#include "cs_mlp.h" /* cs_gemm's declaration, until cs_core.h has it */
 
 #define DEFAULT_LIBRARY "libopenblas.so.0"
 
