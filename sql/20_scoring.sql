@@ -94,3 +94,32 @@ SELECT jsonb_pretty(cs_model_info('credit_risk@1') - 'features') AS info;
 SELECT f->>'name' AS feature, f->>'kind' AS kind, f->>'has_missing' AS has_missing,
        round((f->>'mean')::numeric, 3) AS mean, f->'levels' AS levels
   FROM jsonb_array_elements(cs_model_info('credit_risk@1')->'features') f;
+
+-- cs_predict(model, t.*) on a table is planned as cs_predict_columns over
+-- t's columns, without building the composite t.*; the scores are the same
+EXPLAIN (VERBOSE, COSTS OFF) SELECT cs_predict('credit_risk@1', c.*) FROM credit c;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT cs_predict(m.blob, c.*) FROM credit c, cs_models m WHERE m.name = 'credit_risk' AND m.version = 1;
+SELECT count(*) AS differing_rows
+  FROM credit c, cs_models m
+ WHERE m.name = 'credit_risk' AND m.version = 1
+   AND (cs_predict('credit_risk@1', c.*) <> cs_predict('credit_risk@1', to_jsonb(c))
+        OR cs_predict(m.blob, c.*) <> cs_predict('credit_risk@1', to_jsonb(c)));
+-- a null-extended row still scores NULL, as the strict cs_predict does
+SELECT count(*) AS rows, count(cs_predict('credit_risk@1', c.*)) AS scored
+  FROM generate_series(1, 3) g LEFT JOIN credit c ON c.id = -g;
+-- a partitioned table, a partition with dropped columns and its columns in another order
+CREATE TABLE credit_parts (LIKE credit) PARTITION BY RANGE (id);
+CREATE TABLE credit_part1 PARTITION OF credit_parts FOR VALUES FROM (MINVALUE) TO (2000);
+CREATE TABLE credit_part2 (LIKE credit);
+ALTER TABLE credit_part2 DROP COLUMN price, DROP COLUMN amount;
+ALTER TABLE credit_part2 ADD COLUMN price int, ADD COLUMN amount int;
+ALTER TABLE credit_parts ATTACH PARTITION credit_part2 FOR VALUES FROM (2000) TO (MAXVALUE);
+INSERT INTO credit_parts SELECT * FROM credit;
+SELECT count(*) AS differing_rows
+  FROM credit_parts p JOIN credit c USING (id)
+ WHERE cs_predict('credit_risk@1', p.*) <> cs_predict('credit_risk@1', c.*);
+-- a row that lacks a feature is still an error naming it
+CREATE TABLE credit_short AS SELECT id, status, seniority FROM credit;
+SELECT sqlstate_of($$SELECT cs_predict('credit_risk@1', s.*) FROM credit_short s$$);
+DROP TABLE credit_parts, credit_short;

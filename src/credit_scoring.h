@@ -144,6 +144,8 @@ typedef struct CsModelHandle
 } CsModelHandle;
 
 extern const cs_model *cs_handle_by_name(CsModelHandle *h, text *ref, MemoryContext mcxt);
+/* The model of a blob argument (arg 0), decoded once per distinct blob. */
+extern const cs_model *cs_handle_by_blob(CsModelHandle *h, FunctionCallInfo fcinfo);
 /* Fills h->input from a record argument, mapping its row type once. */
 extern void cs_handle_record_inputs(CsModelHandle *h, HeapTupleHeader td, MemoryContext mcxt);
 

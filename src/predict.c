@@ -108,8 +108,8 @@ blob_raw_form(Datum d, const char **raw, Size *len)
 }
 
 /* The model held in a blob: decoded once per distinct blob, compared per row. */
-static const cs_model *
-handle_by_blob(CsModelHandle *h, FunctionCallInfo fcinfo)
+const cs_model *
+cs_handle_by_blob(CsModelHandle *h, FunctionCallInfo fcinfo)
 {
 	MemoryContext mcxt = fcinfo->flinfo->fn_mcxt;
 	const char   *raw = NULL;
@@ -202,7 +202,7 @@ cs_predict_blob_record(PG_FUNCTION_ARGS)
 {
 	CsModelHandle *h = call_site_handle(fcinfo);
 
-	handle_by_blob(h, fcinfo);
+	cs_handle_by_blob(h, fcinfo);
 	PG_RETURN_FLOAT8(score_record(h, PG_GETARG_HEAPTUPLEHEADER(1), fcinfo->flinfo->fn_mcxt));
 }
 
@@ -212,7 +212,7 @@ cs_predict_blob_jsonb(PG_FUNCTION_ARGS)
 {
 	CsModelHandle *h = call_site_handle(fcinfo);
 
-	handle_by_blob(h, fcinfo);
+	cs_handle_by_blob(h, fcinfo);
 	cs_jsonb_inputs(PG_GETARG_JSONB_P(1), h->model, h->input);
 	PG_RETURN_FLOAT8(cs_model_predict(h->model, h->input));
 }
