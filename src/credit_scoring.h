@@ -74,6 +74,8 @@ extern void cs_rowmap_build(CsRowMap *map, const cs_model *model, TupleDesc tupd
 							const char *model_label, MemoryContext mcxt);
 /* Fills input[] from deformed values according to map. */
 extern void cs_rowmap_inputs(const CsRowMap *map, const cs_model *model, double *input);
+/* Fills input[i] alone (feature i) from deformed values according to map. */
+extern void cs_rowmap_input(const CsRowMap *map, const cs_model *model, int i, double *input);
 /* Fills input[] from the keys of a jsonb object (absent key = missing). */
 extern void cs_jsonb_inputs(Jsonb *jb, const cs_model *model, double *input);
 /* An error naming the first feature a jsonb row has no key for (explanations). */

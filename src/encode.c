@@ -196,26 +196,30 @@ cs_rowmap_build(CsRowMap *map, const cs_model *model, TupleDesc tupdesc, const c
 void
 cs_rowmap_inputs(const CsRowMap *map, const cs_model *model, double *input)
 {
-	const cs_schema *schema = &model->schema;
-	int              i;
+	int i;
 
-	for (i = 0; i < schema->n_features; i++)
+	for (i = 0; i < model->schema.n_features; i++)
+		cs_rowmap_input(map, model, i, input);
+}
+
+/* Fills input[i], feature i's value, from deformed values according to map. */
+void
+cs_rowmap_input(const CsRowMap *map, const cs_model *model, int i, double *input)
+{
+	const cs_feature *f = &model->schema.features[i];
+	int               a = map->attnum[i];
+
+	if (map->nulls[a])
+		input[i] = NAN;
+	else if (f->kind == CS_KIND_NUMERIC)
+		input[i] = cs_datum_number(map->values[a], map->typid[i]);
+	else
 	{
-		const cs_feature *f = &schema->features[i];
-		int               a = map->attnum[i];
+		size_t      len;
+		const char *s =
+			cs_datum_category(map->values[a], map->typid[i], (FmgrInfo *) &map->outfn[i], &len);
 
-		if (map->nulls[a])
-			input[i] = NAN;
-		else if (f->kind == CS_KIND_NUMERIC)
-			input[i] = cs_datum_number(map->values[a], map->typid[i]);
-		else
-		{
-			size_t      len;
-			const char *s =
-				cs_datum_category(map->values[a], map->typid[i], (FmgrInfo *) &map->outfn[i], &len);
-
-			input[i] = category_input(f, s, len);
-		}
+		input[i] = category_input(f, s, len);
 	}
 }
 

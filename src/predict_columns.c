@@ -33,6 +33,8 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
+#include <math.h>
+
 #include "credit_scoring.h"
 
 PG_FUNCTION_INFO_V1(cs_predict_support);
@@ -189,14 +191,22 @@ score_columns(FunctionCallInfo fcinfo, CsModelHandle *h)
 		h->map.tupType = RECORDOID;
 		FreeTupleDesc(desc);
 	}
+	/* float8 columns straight into the input; any other type through the row map */
 	for (i = 0; i < h->model->schema.n_features; i++)
 	{
 		int a = h->map.attnum[i];
 
-		h->map.nulls[a] = PG_ARGISNULL(FIRST_COLUMN + a);
-		h->map.values[a] = h->map.nulls[a] ? (Datum) 0 : PG_GETARG_DATUM(FIRST_COLUMN + a);
+		if (h->map.typid[i] == FLOAT8OID && h->model->schema.features[i].kind == CS_KIND_NUMERIC)
+			h->input[i] = PG_ARGISNULL(FIRST_COLUMN + a) ?
+							  NAN :
+							  DatumGetFloat8(PG_GETARG_DATUM(FIRST_COLUMN + a));
+		else
+		{
+			h->map.nulls[a] = PG_ARGISNULL(FIRST_COLUMN + a);
+			h->map.values[a] = h->map.nulls[a] ? (Datum) 0 : PG_GETARG_DATUM(FIRST_COLUMN + a);
+			cs_rowmap_input(&h->map, h->model, i, h->input);
+		}
 	}
-	cs_rowmap_inputs(&h->map, h->model, h->input);
 	return cs_model_predict(h->model, h->input);
 }
 
