@@ -1092,6 +1092,178 @@ test_forest(void)
 	data_free(&t);
 }
 
+/* ------------------------------------------------------------------ prediction layout */
+
+/* A random tree below node k of nodes (capacity cap): depth left, thresholds from a few. */
+static int32_t
+random_subtree(cs_tree_node *nodes, int32_t *n, int32_t cap, int32_t nf, int32_t depth,
+			   int neg_inf_left, cs_rng *rng)
+{
+	static const float cuts[] = { -INFINITY, INFINITY, 0.0f, 0.5f, -1.0f, 2.0f, 1e30f, -1e-30f };
+	int32_t            k = (*n)++;
+	cs_tree_node      *nd = &nodes[k];
+
+	memset(nd, 0, sizeof(*nd));
+	if (depth == 0 || *n + 2 > cap || cs_rng_uniform(rng) < 0.15)
+	{
+		nd->feature = -1;
+		nd->left = nd->right = -1;
+		nd->value = cs_rng_uniform(rng) - 0.5;
+		return k;
+	}
+	nd->feature = (int32_t) (cs_rng_next(rng) % (uint64_t) nf);
+	nd->threshold = cs_rng_uniform(rng) < 0.5 ? cuts[cs_rng_next(rng) % 8] :
+												(float) (4.0 * cs_rng_uniform(rng) - 2.0);
+	nd->default_left = (uint8_t) (cs_rng_next(rng) % 2);
+	if (nd->threshold == -INFINITY && !neg_inf_left)
+		nd->default_left = 0;
+	nodes[k].left = random_subtree(nodes, n, cap, nf, depth - 1, neg_inf_left, rng);
+	nodes[k].right = random_subtree(nodes, n, cap, nf, depth - 1, neg_inf_left, rng);
+	return k;
+}
+
+/*
+ * A random ensemble of n_trees trees of depth up to max_depth on nf features
+ * (beyond 12 only for the last four trees, the others up to 6); splits at
+ * -inf send missing values left when neg_inf_left is 1, or 2 and the tree is
+ * one of the last four.
+ */
+static void
+random_ensemble(cs_ensemble *e, cs_ensemble_kind kind, int32_t n_trees, int32_t max_depth,
+				int32_t nf, int neg_inf_left, cs_rng *rng)
+{
+	int32_t cap = 4096;
+	int32_t t;
+
+	memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->n_features = nf;
+	e->n_trees = n_trees;
+	e->base_score = 0.3;
+	e->tree_start = calloc((size_t) n_trees + 1, sizeof(int64_t));
+	e->nodes = calloc((size_t) n_trees * (size_t) cap, sizeof(cs_tree_node));
+	if (e->tree_start == NULL || e->nodes == NULL)
+		abort();
+	for (t = 0; t < n_trees; t++)
+	{
+		int32_t n = 0;
+		int     last = t >= n_trees - 4;
+		int32_t limit = max_depth > 12 && !last ? 6 : max_depth;
+		int32_t depth = (int32_t) (cs_rng_next(rng) % (uint64_t) (limit + 1));
+
+		random_subtree(e->nodes + e->tree_start[t],
+					   &n,
+					   cap,
+					   nf,
+					   depth,
+					   neg_inf_left == 1 || (neg_inf_left == 2 && last),
+					   rng);
+		e->tree_start[t + 1] = e->tree_start[t] + n;
+	}
+	e->n_nodes = e->tree_start[n_trees];
+}
+
+/* A random input value: often on a threshold, missing, infinite or out of float's range. */
+static double
+random_input(cs_rng *rng)
+{
+	static const double special[] = {
+		NAN,  INFINITY, -INFINITY, 0.0,    0.5,    -1.0, 2.0,
+		1e30, -1e-30,   1e300,     -1e300, 1e-300, -0.0, 0.49999999999999
+	};
+
+	if (cs_rng_uniform(rng) < 0.4)
+		return special[cs_rng_next(rng) % 14];
+	return 4.0 * cs_rng_uniform(rng) - 2.0;
+}
+
+/*
+ * The layout scores as the nodes, bit for bit, for random trees, inputs on
+ * the thresholds, missing, infinite or beyond float's range.  Where every
+ * group is expected to use the layout (depth up to 12, no split at -inf
+ * sending missing values left), zeroing the nodes' values after preparing
+ * must not change the scores: the layout alone is read.
+ */
+static void
+test_fast_layout(void)
+{
+	/* trees, depth, splits at -inf with missing values left, all groups laid out */
+	static const int32_t cases[][4] = { { 1, 0, 0, 1 },   { 1, 6, 0, 1 },   { 7, 3, 0, 1 },
+										{ 16, 6, 0, 1 },  { 37, 8, 0, 1 },  { 50, 5, 0, 1 },
+										{ 20, 14, 0, 0 }, { 40, 14, 0, 0 }, { 40, 6, 1, 0 },
+										{ 40, 6, 2, 0 } };
+	cs_rng               rng;
+	int                  kind;
+	size_t               c;
+
+	cs_rng_seed(&rng, 42);
+	for (kind = 0; kind < 2; kind++)
+		for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+		{
+			cs_ensemble e;
+			cs_error    err = { 0 };
+			int32_t     nf = 5;
+			size_t      n = 300;
+			double     *x = malloc(sizeof(double) * n * (size_t) nf);
+			double     *slow = malloc(sizeof(double) * n);
+			double     *fast = malloc(sizeof(double) * n);
+			double     *rows = malloc(sizeof(double) * n);
+			double     *rows_slow = malloc(sizeof(double) * n);
+			size_t      i;
+			int64_t     k;
+			size_t      same = 0;
+			size_t      same_rows = 0;
+
+			if (x == NULL || slow == NULL || fast == NULL || rows == NULL || rows_slow == NULL)
+				abort();
+			random_ensemble(&e,
+							kind ? CS_ENSEMBLE_FOREST : CS_ENSEMBLE_BOOSTED,
+							cases[c][0],
+							cases[c][1],
+							nf,
+							cases[c][2],
+							&rng);
+			tap_ok(cs_ensemble_check(&e, &err) == CS_OK, "random ensemble is valid %s", err.msg);
+			for (i = 0; i < n * (size_t) nf; i++)
+				x[i] = random_input(&rng);
+			for (i = 0; i < n; i++)
+				slow[i] = cs_ensemble_margin(&e, x + i * (size_t) nf);
+			cs_ensemble_predict_rows(&e, x, n, (size_t) nf, rows_slow);
+			tap_ok(cs_ensemble_prepare(&e, &err) == CS_OK && e.fast != NULL, "the layout is built");
+			if (cases[c][3])
+				for (k = 0; k < e.n_nodes; k++)
+					e.nodes[k].value = 0.0;
+			for (i = 0; i < n; i++)
+				fast[i] = cs_ensemble_margin(&e, x + i * (size_t) nf);
+			cs_ensemble_predict_rows(&e, x, n, (size_t) nf, rows);
+			for (i = 0; i < n; i++)
+			{
+				same += memcmp(&slow[i], &fast[i], sizeof(double)) == 0;
+				same_rows += rows[i] == cs_ensemble_predict(&e, x + i * (size_t) nf) &&
+							 rows[i] == rows_slow[i];
+			}
+			tap_ok(same == n && same_rows == n,
+				   "%s, %d trees of depth up to %d%s: the layout%s scores as the nodes, bit for "
+				   "bit (%zu and %zu of %zu)",
+				   kind ? "forest" : "boosting",
+				   (int) cases[c][0],
+				   (int) cases[c][1],
+				   cases[c][2] == 1 ? ", splits at -inf with missing values left" :
+				   cases[c][2] == 2 ? ", such splits in the last trees" :
+									  "",
+				   cases[c][3] ? " alone" : "",
+				   same,
+				   same_rows,
+				   n);
+			cs_ensemble_free(&e);
+			free(x);
+			free(slow);
+			free(fast);
+			free(rows);
+			free(rows_slow);
+		}
+}
+
 int
 main(void)
 {
@@ -1103,6 +1275,7 @@ main(void)
 	test_gbm_monotone();
 	test_gbm_training();
 	test_ensemble();
+	test_fast_layout();
 	test_forest_small();
 	test_forest();
 	return tap_finish();
