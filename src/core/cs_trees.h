@@ -187,6 +187,13 @@ typedef struct cs_ensemble
 	cs_tree_node *nodes;
 	double        base_score; /* boosting: the initial probability (XGBoost's base_score) */
 	cs_tree_fast *fast;       /* cs_ensemble_prepare's layout, or NULL: never serialised */
+	/*
+	 * Boosting, fresh from cs_gbm_train: the margins of the training rows
+	 * under these trees, as cs_ensemble_score computes them (bit for bit), or
+	 * NULL; never serialised.  See cs_ensemble_train_predictions.
+	 */
+	float *train_margin;
+	size_t n_train_margin;
 } cs_ensemble;
 
 /* Checks structure, indices and values (for a decoded blob): CS_ERR_CORRUPT. */
@@ -213,6 +220,12 @@ double cs_ensemble_score(const cs_ensemble *e, const double *input);
 double cs_ensemble_predict(const cs_ensemble *e, const double *input);
 /* The log-odds (forest: of the mean probability clipped to [1e-15, 1 - 1e-15]). */
 double cs_ensemble_margin(const cs_ensemble *e, const double *input);
+/*
+ * For the evaluation after training: cs_ensemble_predict of the n training
+ * rows (in training order), bit for bit, from the margins that boosting left
+ * (train_margin).  Returns 0, leaving p alone, when e has none for n rows.
+ */
+int cs_ensemble_train_predictions(const cs_ensemble *e, size_t n, double *p);
 /*
  * cs_ensemble_predict of n row-major inputs (row i at x + i * stride), into
  * out[0 .. n): the same numbers, computed a block of rows at a time.
@@ -261,7 +274,7 @@ typedef struct cs_gbm_params
 
 typedef struct cs_gbm_result
 {
-	cs_ensemble model;          /* the first best_iteration + 1 trees */
+	cs_ensemble model;          /* the first best_iteration + 1 trees, with their train_margin */
 	int32_t     n_rounds;       /* trees trained */
 	int32_t     best_iteration; /* 0-based */
 	double      best_score;     /* validation metric there; NaN without validation */

@@ -519,6 +519,19 @@ cs_ensemble_margin(const cs_ensemble *e, const double *input)
 	return log(s / (1.0 - s));
 }
 
+/* cs_ensemble_predict of the training rows, from the margins that boosting left. */
+int
+cs_ensemble_train_predictions(const cs_ensemble *e, size_t n, double *p)
+{
+	size_t i;
+
+	if (e->kind != CS_ENSEMBLE_BOOSTED || e->train_margin == NULL || e->n_train_margin != n)
+		return 0;
+	for (i = 0; i < n; i++)
+		p[i] = sigmoid_float(e->train_margin[i]);
+	return 1;
+}
+
 /* cs_ensemble_predict of n rows, a block of rows at a time through each group of trees. */
 void
 cs_ensemble_predict_rows(const cs_ensemble *e, const double *x, size_t n, size_t stride,
@@ -762,6 +775,7 @@ cs_ensemble_free(cs_ensemble *e)
 	if (e == NULL)
 		return;
 	cs_ensemble_unprepare(e);
+	cs_free(e->train_margin);
 	cs_free(e->tree_start);
 	cs_free(e->nodes);
 	memset(e, 0, sizeof(*e));

@@ -1092,6 +1092,111 @@ test_forest(void)
 	data_free(&t);
 }
 
+/* How many of the rows of t the training margins of r predict as cs_ensemble_predict, bit for bit. */
+static size_t
+train_margins_agree(const cs_gbm_result *r, const data *t)
+{
+	double *p = malloc(t->n * sizeof(double));
+	size_t  same = 0;
+	size_t  i;
+
+	if (p == NULL || !cs_ensemble_train_predictions(&r->model, t->n, p))
+	{
+		free(p);
+		return 0;
+	}
+	for (i = 0; i < t->n; i++)
+	{
+		double q = cs_ensemble_predict(&r->model, t->x + i * (size_t) t->nf);
+
+		same += memcmp(&p[i], &q, sizeof(double)) == 0;
+	}
+	free(p);
+	return same;
+}
+
+/*
+ * Boosting leaves the training margins of its kept trees: the evaluation
+ * reuses them instead of scoring the training rows, so they must be the
+ * scores, bit for bit, with missing values, sampling, early stopping (the
+ * margins of the best iteration) and values on the cuts; not left when a
+ * training value is +inf (beyond the last cut, its bin and its comparison
+ * may disagree).
+ */
+static void
+test_gbm_train_margins(void)
+{
+	data          t;
+	data          v;
+	cs_gbm_params p;
+	cs_gbm_result r;
+	cs_error      err = { 0 };
+	size_t        i;
+	size_t        same;
+
+	data_synthetic(&t, 3000, 31);
+	data_synthetic(&v, 1000, 32);
+	/* many values exactly on others: the cuts fall on them */
+	for (i = 0; i < t.n; i += 3)
+		t.x[i * 4 + 2] = floor(t.x[i * 4 + 2] * 8.0) / 8.0;
+	cs_gbm_params_default(&p);
+	p.n_estimators = 30;
+	p.max_depth = 5;
+	train_gbm(&p, &t, &v, &r);
+	same = train_margins_agree(&r, &t);
+	tap_ok(r.model.train_margin != NULL && same == t.n,
+		   "boosting leaves the training margins: %zu of %zu predictions as scoring's",
+		   same,
+		   t.n);
+	cs_ensemble_prepare(&r.model, &err);
+	same = train_margins_agree(&r, &t);
+	tap_ok(same == t.n, "the same through the prepared layout (%zu of %zu)", same, t.n);
+	cs_gbm_result_free(&r);
+
+	p.subsample = 0.6;
+	p.colsample_bytree = 0.5;
+	p.max_bin = 16;
+	p.threads = 2;
+	train_gbm(&p, &t, &v, &r);
+	same = train_margins_agree(&r, &t);
+	tap_ok(same == t.n, "subsample .6, colsample .5, 16 bins, 2 threads: %zu of %zu", same, t.n);
+	cs_gbm_result_free(&r);
+
+	/* early stopping on noisy validation labels: the margins of the kept trees */
+	cs_gbm_params_default(&p);
+	p.n_estimators = 300;
+	p.learning_rate = 0.1;
+	p.early_stopping_rounds = 5;
+	for (i = 0; i < v.n; i++)
+		if (cs_mix64((uint64_t) i) % 10 < 3)
+			v.y[i] = !v.y[i];
+	train_gbm(&p, &t, &v, &r);
+	same = train_margins_agree(&r, &t);
+	tap_ok(r.model.n_trees < r.n_rounds && same == t.n,
+		   "early stopping (%d of %d trees kept): %zu of %zu",
+		   (int) r.model.n_trees,
+		   (int) r.n_rounds,
+		   same,
+		   t.n);
+	cs_gbm_result_free(&r);
+
+	/* +inf in the training data: no margins, the rows are scored */
+	cs_gbm_params_default(&p);
+	p.n_estimators = 5;
+	t.x[7 * 4 + 0] = INFINITY;
+	t.x[8 * 4 + 1] = -INFINITY;
+	train_gbm(&p, &t, NULL, &r);
+	tap_ok(r.model.train_margin == NULL, "a training value of +inf: no margins left");
+	cs_gbm_result_free(&r);
+	t.x[7 * 4 + 0] = 1.0;
+	train_gbm(&p, &t, NULL, &r);
+	same = train_margins_agree(&r, &t);
+	tap_ok(same == t.n, "-inf alone: margins left, %zu of %zu", same, t.n);
+	cs_gbm_result_free(&r);
+	data_free(&t);
+	data_free(&v);
+}
+
 /* ------------------------------------------------------------------ prediction layout */
 
 /* A random tree below node k of nodes (capacity cap): depth left, thresholds from a few. */
@@ -1274,6 +1379,7 @@ main(void)
 	test_gbm_missing();
 	test_gbm_monotone();
 	test_gbm_training();
+	test_gbm_train_margins();
 	test_ensemble();
 	test_fast_layout();
 	test_forest_small();
