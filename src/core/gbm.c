@@ -429,12 +429,18 @@ search_feature(const gbm *b, const gbm_node *nd, int32_t j, const cs_hist_bin *h
 	int32_t      i;
 
 	no_split(best);
+	/*
+	 * An empty bin after the first changes no sum, so its candidate is the
+	 * previous one again, which cannot replace what that one left: skipped.
+	 */
 	/* left to right: missing values go right */
 	for (i = 0; i < nb; i++)
 	{
 		double rg;
 		double rh;
 
+		if (i > 0 && hist[i].g == 0.0 && hist[i].h == 0.0)
+			continue;
 		lg += hist[i].g;
 		lh += hist[i].h;
 		rg = nd->g - lg;
@@ -455,6 +461,8 @@ search_feature(const gbm *b, const gbm_node *nd, int32_t j, const cs_hist_bin *h
 		double og;
 		double oh;
 
+		if (i < nb - 1 && hist[i].g == 0.0 && hist[i].h == 0.0)
+			continue;
 		lg += hist[i].g;
 		lh += hist[i].h;
 		og = nd->g - lg;
