@@ -364,11 +364,18 @@ node_gain(const gbm *b, const gbm_node *nd, double g, double h)
 static inline float
 split_gain(const gbm *b, const gbm_node *nd, int32_t j, double lg, double lh, double rg, double rh)
 {
-	float wl = node_weight(b, nd, lg, lh);
-	float wr = node_weight(b, nd, rg, rh);
-	float gain = gain_given_weight(b, lg, lh, wl) + gain_given_weight(b, rg, rh, wr);
-	int   c = b->has_constraint ? b->mono[j] : 0;
+	float wl;
+	float wr;
+	float gain;
+	int   c;
 
+	/* without constraints the gain does not depend on the weights: not computed */
+	if (!b->has_constraint)
+		return gain_given_weight(b, lg, lh, 0.0f) + gain_given_weight(b, rg, rh, 0.0f);
+	wl = node_weight(b, nd, lg, lh);
+	wr = node_weight(b, nd, rg, rh);
+	gain = gain_given_weight(b, lg, lh, wl) + gain_given_weight(b, rg, rh, wr);
+	c = b->mono[j];
 	if (c > 0 && !(wl <= wr))
 		return -INFINITY;
 	if (c < 0 && !(wl >= wr))
@@ -417,6 +424,103 @@ no_split(gbm_split *s)
 
 /* ------------------------------------------------------------ split search */
 
+/*
+ * gain_given_weight without monotone constraints, without a branch when alpha
+ * is 0 (the soft-threshold is then the identity, NaN aside).
+ */
+static inline float
+plain_gain(const gbm *b, double g, double h)
+{
+	double t = b->alpha == 0.0f ? (g == g ? g : 0.0) : threshold_l1(g, b->alpha);
+	float  v = (float) (t * t) / (float) (h + b->lambda);
+
+	return h <= 0.0 ? 0.0f : v;
+}
+
+/*
+ * search_feature without monotone constraints.  Within one feature a
+ * candidate replaces the best so far when its loss change is greater (and
+ * finite; the first must beat 0), so the scans only track the best loss and
+ * its bin, without a branch, and the winners' sums are added up again
+ * afterwards in the same order (the same numbers).
+ */
+static void
+search_plain(const gbm *b, const gbm_node *nd, int32_t j, const cs_hist_bin *hist, gbm_split *best)
+{
+	const float *cut = b->cuts.values + b->cuts.ptr[j];
+	int32_t      nb = cs_bin_count(&b->cuts, j);
+	double       mcw = b->min_child_weight;
+	float        best_loss = 0.0f;
+	float        fwd_loss;
+	int32_t      fwd = -1;
+	int32_t      bwd = -1;
+	double       lg = 0.0;
+	double       lh = 0.0;
+	int32_t      i;
+
+	no_split(best);
+	/* left to right: missing values go right */
+	for (i = 0; i < nb; i++)
+	{
+		float loss;
+		int   win;
+
+		lg += hist[i].g;
+		lh += hist[i].h;
+		loss = plain_gain(b, lg, lh) + plain_gain(b, nd->g - lg, nd->h - lh) - nd->root_gain;
+		win = (lh >= mcw) & (nd->h - lh >= mcw) & (loss > best_loss) & !isinf(loss);
+		best_loss = win ? loss : best_loss;
+		fwd = win ? i : fwd;
+	}
+	fwd_loss = best_loss;
+	if (!(hist[nb].g == 0.0 && hist[nb].h == 0.0))
+	{
+		/* right to left: missing values go left */
+		lg = lh = 0.0;
+		for (i = nb - 1; i >= 0; i--)
+		{
+			float loss;
+			int   win;
+
+			lg += hist[i].g;
+			lh += hist[i].h;
+			loss = plain_gain(b, nd->g - lg, nd->h - lh) + plain_gain(b, lg, lh) - nd->root_gain;
+			win = (lh >= mcw) & (nd->h - lh >= mcw) & (loss > best_loss) & !isinf(loss);
+			best_loss = win ? loss : best_loss;
+			bwd = win ? i : bwd;
+		}
+	}
+	if (fwd >= 0)
+	{
+		lg = lh = 0.0;
+		for (i = 0; i <= fwd; i++)
+		{
+			lg += hist[i].g;
+			lh += hist[i].h;
+		}
+		update_split(best, fwd_loss, j, fwd, 0, cut[fwd], lg, lh, nd->g - lg, nd->h - lh);
+	}
+	if (bwd >= 0)
+	{
+		lg = lh = 0.0;
+		for (i = nb - 1; i >= bwd; i--)
+		{
+			lg += hist[i].g;
+			lh += hist[i].h;
+		}
+		update_split(best,
+					 best_loss,
+					 j,
+					 bwd - 1,
+					 1,
+					 bwd == 0 ? b->cuts.min_values[j] : cut[bwd - 1],
+					 nd->g - lg,
+					 nd->h - lh,
+					 lg,
+					 lh);
+	}
+}
+
 /* EnumerateSplit in both directions over one feature's histogram. */
 static void
 search_feature(const gbm *b, const gbm_node *nd, int32_t j, const cs_hist_bin *hist,
@@ -428,6 +532,11 @@ search_feature(const gbm *b, const gbm_node *nd, int32_t j, const cs_hist_bin *h
 	double       lh = 0.0;
 	int32_t      i;
 
+	if (!b->has_constraint)
+	{
+		search_plain(b, nd, j, hist, best);
+		return;
+	}
 	no_split(best);
 	/*
 	 * An empty bin after the first changes no sum, so its candidate is the
