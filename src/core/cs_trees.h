@@ -106,6 +106,7 @@ typedef struct cs_bin_matrix
 	uint8_t *width;
 	size_t  *offset;
 	size_t   row_bytes;
+	int32_t indexed; /* row-major, two bytes: entries are hist_off[j] + bin (cs_bin_matrix_index) */
 	uint8_t *data;
 } cs_bin_matrix;
 
@@ -114,8 +115,15 @@ cs_status cs_bin_matrix_build(const cs_bin_cuts *c, const cs_tree_data *d, int r
 /* The row-major copy of a column-major matrix. */
 cs_status
 cs_bin_matrix_rows(const cs_bin_matrix *cols, cs_pool *pool, cs_bin_matrix *out, cs_error *err);
-void     cs_bin_matrix_free(cs_bin_matrix *m);
+void cs_bin_matrix_free(cs_bin_matrix *m);
+/* The bin of row in feature j (not for an indexed matrix). */
 uint32_t cs_bin_get(const cs_bin_matrix *m, int32_t j, size_t row);
+/*
+ * Turns a row-major matrix of two-byte bins into histogram indices, entry j of
+ * a row becoming hist_off[j] + bin, when every index fits two bytes (the
+ * histogram then skips a lookup per entry); returns whether it did.
+ */
+int cs_bin_matrix_index(cs_bin_matrix *m, const uint32_t *hist_off, cs_pool *pool);
 
 /* Gradient histograms (exposed for the unit tests). */
 typedef struct cs_grad_pair
@@ -138,7 +146,7 @@ void cs_hist_accumulate(const cs_bin_matrix *m, int32_t j, const uint32_t *rows,
 						const cs_grad_pair *gh, size_t n, cs_hist_bin *hist);
 /*
  * Row-major m: adds gh[k] to the histograms of every feature at once; feature
- * j's bins start at hist + hist_off[j].
+ * j's bins start at hist + hist_off[j] (the offsets that an indexed m holds).
  */
 void cs_hist_accumulate_rows(const cs_bin_matrix *m, const uint32_t *hist_off, const uint32_t *rows,
 							 const cs_grad_pair *gh, size_t n, cs_hist_bin *hist);

@@ -35,7 +35,8 @@
  * is the parent's minus it.
  *
  * The bins are kept twice.  Histograms read every feature of a row, so they
- * read a row-major copy: one cache line per row however deep the node.  The
+ * read a row-major copy: one cache line per row however deep the node (with
+ * two-byte bins, it holds histogram indices, the features' offsets added).  The
  * partition reads one feature of each row, so it reads the column-major
  * copy, which near the root is a sequential scan.
  *
@@ -1667,6 +1668,7 @@ gbm_alloc(gbm *b)
 	for (j = 0; j < nf; j++)
 		b->hist_off[j + 1] = b->hist_off[j] + (uint32_t) cs_bin_count(&b->cuts, (int32_t) j) + 1;
 	b->hist_size = b->hist_off[nf];
+	cs_bin_matrix_index(&b->bins, b->hist_off, b->pool);
 	b->tree_start[0] = 0;
 	return reserve_tree_nodes(b, 64);
 }
