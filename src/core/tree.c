@@ -108,16 +108,18 @@ walk4(const cs_ensemble *e, int32_t t, const double *input, const cs_tree_node *
  * nodes[node_off + h * FAST_GROUP + i]: the roots of a group share a cache
  * line.
  *
- * A node is a float threshold and an index into a row's inputs laid out twice
- * as floats: x2[j] = (float) x_j, NaN for a missing value, and x2[nf + j] the
- * same with -inf for a missing value.  A node sends an input right when
- * !(x2[input] < threshold): a split whose missing values go right reads
- * x2[j] (NaN < t is false), one whose missing values go left reads x2[nf + j]
- * (-inf < t is true for every t above -inf).  The comparisons are those of the
+ * A node is a float threshold and an index into a row's inputs laid out three
+ * times as floats: x3[j] = (float) x_j, NaN for a missing value, x3[nf + j]
+ * the same with -inf for a missing value, and x3[2 nf + j] -inf for a missing
+ * value, +inf otherwise.  A node sends an input right when
+ * !(x3[input] < threshold): a split whose missing values go right reads
+ * x3[j] (NaN < t is false), one whose missing values go left reads x3[nf + j]
+ * (-inf < t is true for every t above -inf); the comparisons are those of the
  * nodes, (float) x < threshold, so the leaves are the same.  A split at -inf
- * whose missing values go left cannot be written so: its group walks the
- * nodes, as do groups deeper than FAST_MAX_DEPTH or that completion would
- * blow up, and every tree of a model wider than FAST_MAX_FEATURES.
+ * whose missing values go left sends left the missing values alone: it reads
+ * x3[2 nf + j] against 0.  Groups deeper than FAST_MAX_DEPTH, or that
+ * completion would blow up, walk the nodes (four trees in step), as does
+ * every tree of a model wider than FAST_MAX_FEATURES.
  */
 #define FAST_GROUP        16
 #define FAST_MAX_DEPTH    12
@@ -160,12 +162,9 @@ cs_ensemble_unprepare(cs_ensemble *e)
 	e->fast = NULL;
 }
 
-/*
- * The depth of tree t (a leaf alone: 0), and whether it has a split at -inf
- * sending missing values left; depth is a scratch array of the tree's size.
- */
+/* The depth of tree t (a leaf alone: 0); depth is a scratch array of the tree's size. */
 static int32_t
-tree_depth(const cs_ensemble *e, int32_t t, int32_t *depth, int *neg_inf_left)
+tree_depth(const cs_ensemble *e, int32_t t, int32_t *depth)
 {
 	const cs_tree_node *nodes = e->nodes + e->tree_start[t];
 	int64_t             size = e->tree_start[t + 1] - e->tree_start[t];
@@ -181,8 +180,6 @@ tree_depth(const cs_ensemble *e, int32_t t, int32_t *depth, int *neg_inf_left)
 			continue;
 		depth[nodes[k].left] = depth[k] + 1;
 		depth[nodes[k].right] = depth[k] + 1;
-		if (nodes[k].default_left && nodes[k].threshold == -INFINITY)
-			*neg_inf_left = 1;
 	}
 	return max;
 }
@@ -226,6 +223,12 @@ fill(const fill_ctx *c, int32_t k, uint32_t h, int32_t level)
 	}
 	out->threshold = nd->threshold;
 	out->input = (uint32_t) nd->feature + (nd->default_left ? (uint32_t) c->n_features : 0);
+	if (nd->default_left && nd->threshold == -INFINITY)
+	{
+		/* left: the missing values alone */
+		out->threshold = 0.0f;
+		out->input = (uint32_t) nd->feature + 2 * (uint32_t) c->n_features;
+	}
 	fill(c, nd->left, 2 * h + 1, level + 1);
 	fill(c, nd->right, 2 * h + 2, level + 1);
 }
@@ -265,12 +268,11 @@ cs_ensemble_prepare(cs_ensemble *e, cs_error *err)
 	for (g = 0; g < f->n_groups; g++)
 	{
 		int32_t depth = 0;
-		int     neg_inf_left = 0;
 		int64_t size = 0;
 
 		for (t = g * FAST_GROUP; t < e->n_trees && t < (g + 1) * FAST_GROUP; t++)
 		{
-			int32_t d = tree_depth(e, t, scratch, &neg_inf_left);
+			int32_t d = tree_depth(e, t, scratch);
 
 			if (d > depth)
 				depth = d;
@@ -281,8 +283,7 @@ cs_ensemble_prepare(cs_ensemble *e, cs_error *err)
 		 * (a node of the layout takes 16 bytes with its share of the leaves,
 		 * one of the ensemble 40)
 		 */
-		if (neg_inf_left || depth > FAST_MAX_DEPTH ||
-			((int64_t) 2 << depth) * FAST_GROUP > 16 * size + 4096)
+		if (depth > FAST_MAX_DEPTH || ((int64_t) 2 << depth) * FAST_GROUP > 16 * size + 4096)
 			depth = -1;
 		f->depth[g] = depth;
 		f->node_off[g] = n_nodes;
@@ -328,9 +329,9 @@ nomem:
 	return cs_fail(err, CS_ERR_NOMEM, "out of memory preparing the trees");
 }
 
-/* A row's inputs as the layout reads them: x2[j] = (float) x_j, x2[nf + j] with -inf for NaN. */
+/* A row's inputs as the layout reads them (x3: 3 nf floats). */
 static inline void
-fast_inputs(const double *input, int32_t nf, float *x2)
+fast_inputs(const double *input, int32_t nf, float *x3)
 {
 	int32_t j;
 
@@ -338,8 +339,9 @@ fast_inputs(const double *input, int32_t nf, float *x2)
 	{
 		float v = (float) input[j];
 
-		x2[j] = v;
-		x2[nf + j] = isnan(v) ? -INFINITY : v;
+		x3[j] = v;
+		x3[nf + j] = isnan(v) ? -INFINITY : v;
+		x3[2 * nf + j] = isnan(v) ? -INFINITY : INFINITY;
 	}
 }
 
@@ -364,6 +366,30 @@ fast_walk(const fast_node *nodes, int32_t depth, const float *x2, uint32_t *leaf
 		leaf[i] = k[i] - (((uint32_t) 1 << depth) - 1);
 }
 
+/* The leaves that trees [first, first + count) reach, walking the nodes four trees in step. */
+static void
+walk_nodes(const cs_ensemble *e, int32_t first, int32_t count, const double *input,
+		   const cs_tree_node **leaf)
+{
+	const cs_tree_node *nodes[4];
+	int32_t             k[4];
+	int32_t             i = 0;
+	int                 q;
+
+	for (; i + 4 <= count; i += 4)
+	{
+		walk4(e, first + i, input, nodes, k);
+		for (q = 0; q < 4; q++)
+			leaf[i + q] = e->nodes + e->tree_start[first + i + q] + k[q];
+	}
+	for (; i < count; i++)
+	{
+		const cs_tree_node *n1 = e->nodes + e->tree_start[first + i];
+
+		leaf[i] = &n1[walk(n1, input)];
+	}
+}
+
 /* Boosting: the margin from the layout, in tree order. */
 static float
 fast_margin(const cs_ensemble *e, const double *input, const float *x2)
@@ -371,8 +397,8 @@ fast_margin(const cs_ensemble *e, const double *input, const float *x2)
 	const cs_tree_fast *f = e->fast;
 	float               m = f->base;
 	uint32_t            leaf[FAST_GROUP];
+	const cs_tree_node *leaf_node[FAST_GROUP];
 	int32_t             g;
-	int32_t             t;
 	int                 i;
 
 	for (g = 0; g < f->n_groups; g++)
@@ -383,12 +409,9 @@ fast_margin(const cs_ensemble *e, const double *input, const float *x2)
 
 		if (f->depth[g] < 0)
 		{
-			for (t = first; t < first + count; t++)
-			{
-				const cs_tree_node *n1 = e->nodes + e->tree_start[t];
-
-				m += (float) n1[walk(n1, input)].value;
-			}
+			walk_nodes(e, first, count, input, leaf_node);
+			for (i = 0; i < count; i++)
+				m += (float) leaf_node[i]->value;
 			continue;
 		}
 		fast_walk(f->nodes + f->node_off[g], f->depth[g], x2, leaf);
@@ -405,8 +428,8 @@ fast_sum(const cs_ensemble *e, const double *input, const float *x2)
 	const cs_tree_fast *f = e->fast;
 	double              sum = 0.0;
 	uint32_t            leaf[FAST_GROUP];
+	const cs_tree_node *leaf_node[FAST_GROUP];
 	int32_t             g;
-	int32_t             t;
 	int                 i;
 
 	for (g = 0; g < f->n_groups; g++)
@@ -417,12 +440,9 @@ fast_sum(const cs_ensemble *e, const double *input, const float *x2)
 
 		if (f->depth[g] < 0)
 		{
-			for (t = first; t < first + count; t++)
-			{
-				const cs_tree_node *n1 = e->nodes + e->tree_start[t];
-
-				sum += n1[walk(n1, input)].value;
-			}
+			walk_nodes(e, first, count, input, leaf_node);
+			for (i = 0; i < count; i++)
+				sum += leaf_node[i]->value;
 			continue;
 		}
 		fast_walk(f->nodes + f->node_off[g], f->depth[g], x2, leaf);
@@ -486,7 +506,7 @@ slow_score(const cs_ensemble *e, const double *input)
 double
 cs_ensemble_score(const cs_ensemble *e, const double *input)
 {
-	float x2[2 * FAST_MAX_FEATURES];
+	float x2[3 * FAST_MAX_FEATURES];
 
 	if (e->fast == NULL)
 		return slow_score(e, input);
@@ -539,7 +559,7 @@ cs_ensemble_predict_rows(const cs_ensemble *e, const double *x, size_t n, size_t
 {
 	const cs_tree_fast *f = e->fast;
 	float              *x2;
-	size_t              nf2 = 2 * (size_t) e->n_features;
+	size_t              nf2 = 3 * (size_t) e->n_features;
 	size_t              from;
 
 	x2 = f != NULL ? cs_malloc(sizeof(float) * FAST_BLOCK * (nf2 > 0 ? nf2 : 1)) : NULL;
@@ -553,14 +573,14 @@ cs_ensemble_predict_rows(const cs_ensemble *e, const double *x, size_t n, size_t
 	}
 	for (from = 0; from < n; from += FAST_BLOCK)
 	{
-		size_t   count = n - from < FAST_BLOCK ? n - from : FAST_BLOCK;
-		float    m[FAST_BLOCK];
-		double   sum[FAST_BLOCK];
-		uint32_t leaf[FAST_GROUP];
-		size_t   r;
-		int32_t  g;
-		int32_t  t;
-		int      i;
+		size_t              count = n - from < FAST_BLOCK ? n - from : FAST_BLOCK;
+		float               m[FAST_BLOCK];
+		double              sum[FAST_BLOCK];
+		uint32_t            leaf[FAST_GROUP];
+		const cs_tree_node *leaf_node[FAST_GROUP];
+		size_t              r;
+		int32_t             g;
+		int                 i;
 
 		for (r = 0; r < count; r++)
 		{
@@ -579,15 +599,12 @@ cs_ensemble_predict_rows(const cs_ensemble *e, const double *x, size_t n, size_t
 
 				if (f->depth[g] < 0)
 				{
-					for (t = first; t < first + n_in; t++)
-					{
-						const cs_tree_node *n1 = e->nodes + e->tree_start[t];
-
+					walk_nodes(e, first, n_in, input, leaf_node);
+					for (i = 0; i < n_in; i++)
 						if (f->leaf_f != NULL)
-							m[r] += (float) n1[walk(n1, input)].value;
+							m[r] += (float) leaf_node[i]->value;
 						else
-							sum[r] += n1[walk(n1, input)].value;
-					}
+							sum[r] += leaf_node[i]->value;
 					continue;
 				}
 				fast_walk(f->nodes + f->node_off[g], f->depth[g], x2 + r * nf2, leaf);

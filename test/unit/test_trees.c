@@ -1316,9 +1316,9 @@ random_input(cs_rng *rng)
 /*
  * The layout scores as the nodes, bit for bit, for random trees, inputs on
  * the thresholds, missing, infinite or beyond float's range.  Where every
- * group is expected to use the layout (depth up to 12, no split at -inf
- * sending missing values left), zeroing the nodes' values after preparing
- * must not change the scores: the layout alone is read.
+ * group is expected to use the layout (depth up to 12, splits at -inf
+ * sending missing values left included), zeroing the nodes' values after
+ * preparing must not change the scores: the layout alone is read.
  */
 static void
 test_fast_layout(void)
@@ -1326,8 +1326,8 @@ test_fast_layout(void)
 	/* trees, depth, splits at -inf with missing values left, all groups laid out */
 	static const int32_t cases[][4] = { { 1, 0, 0, 1 },   { 1, 6, 0, 1 },   { 7, 3, 0, 1 },
 										{ 16, 6, 0, 1 },  { 37, 8, 0, 1 },  { 50, 5, 0, 1 },
-										{ 20, 14, 0, 0 }, { 40, 14, 0, 0 }, { 40, 6, 1, 0 },
-										{ 40, 6, 2, 0 } };
+										{ 20, 14, 0, 0 }, { 40, 14, 0, 0 }, { 40, 6, 1, 1 },
+										{ 40, 6, 2, 1 } };
 	cs_rng               rng;
 	int                  kind;
 	size_t               c;
