@@ -279,11 +279,12 @@ cs_ensemble_prepare(cs_ensemble *e, cs_error *err)
 			size += e->tree_start[t + 1] - e->tree_start[t];
 		}
 		/*
-		 * completion may multiply a group's nodes by 16, beyond small trees
-		 * (a node of the layout takes 16 bytes with its share of the leaves,
-		 * one of the ensemble 40)
+		 * completion may multiply a group's nodes by 8, beyond small trees:
+		 * a node of the layout takes 16 bytes with its share of the leaves,
+		 * one of the ensemble 40, so the layout takes at most about three
+		 * times the nodes' memory, plus 128 kB a group
 		 */
-		if (depth > FAST_MAX_DEPTH || ((int64_t) 2 << depth) * FAST_GROUP > 16 * size + 4096)
+		if (depth > FAST_MAX_DEPTH || ((int64_t) 2 << depth) * FAST_GROUP > 8 * size + 8192)
 			depth = -1;
 		f->depth[g] = depth;
 		f->node_off[g] = n_nodes;
