@@ -234,7 +234,9 @@ core_failed(const cs_error *err, const char *context)
 /*
  * Appends {"n": .., "auc": .., ...} for the rows of one split part, scored
  * on the worker's threads; the scores are returned in *scores when it is
- * not NULL (the training profile reuses the training split's).
+ * not NULL (the training profile reuses the training split's).  The training
+ * split of a boosted model is not scored again: boosting left its margins
+ * (cs_ensemble_train_predictions, the same numbers).
  */
 static void
 append_part_metrics(StringInfo buf, const char *part, const cs_model *m, const cs_dataset *ds,
@@ -247,8 +249,12 @@ append_part_metrics(StringInfo buf, const char *part, const cs_model *m, const c
 	double      vals[4];
 	const char *names[4] = { "auc", "accuracy", "log_loss", "brier" };
 	int         k;
+	bool        reused;
 
-	if (cs_score_rows_threads(m, ds, rows, n, p, threads, &err) != CS_OK)
+	/* the training split: n is that of the rows boosting trained on */
+	reused = scores != NULL && m->type == CS_MODEL_XGBOOST &&
+			 cs_ensemble_train_predictions(m->u.ensemble, n, p);
+	if (!reused && cs_score_rows_threads(m, ds, rows, n, p, threads, &err) != CS_OK)
 		cs_raise_core_error(&err, "evaluating the model");
 	CHECK_FOR_INTERRUPTS();
 	for (i = 0; i < n; i++)

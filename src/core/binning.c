@@ -1023,6 +1023,59 @@ cs_bin_matrix_free(cs_bin_matrix *m)
 	memset(m, 0, sizeof(*m));
 }
 
+typedef struct index_job
+{
+	cs_bin_matrix  *m;
+	const uint32_t *hist_off;
+} index_job;
+
+/* Adds the histogram offsets to one chunk of rows. */
+static void
+index_task(void *arg, size_t task, int thread)
+{
+	index_job     *job = arg;
+	cs_bin_matrix *m = job->m;
+	size_t         from = task * ROW_CHUNK;
+	size_t         to = from + ROW_CHUNK < m->n_rows ? from + ROW_CHUNK : m->n_rows;
+	size_t         i;
+	int32_t        j;
+
+	(void) thread;
+	for (i = from; i < to; i++)
+	{
+		uint8_t *row = m->data + i * m->row_bytes;
+
+		for (j = 0; j < m->n_features; j++)
+		{
+			uint16_t b16;
+
+			memcpy(&b16, row + 2 * (size_t) j, sizeof(b16));
+			b16 = (uint16_t) (b16 + job->hist_off[j]);
+			memcpy(row + 2 * (size_t) j, &b16, sizeof(b16));
+		}
+	}
+}
+
+/* Row-major two-byte bins to histogram indices, when they fit. */
+int
+cs_bin_matrix_index(cs_bin_matrix *m, const uint32_t *hist_off, cs_pool *pool)
+{
+	index_job job;
+	int32_t   j;
+
+	if (!m->row_major || m->indexed || m->n_features < 1 || m->width[0] != 2)
+		return 0;
+	/* the largest index: the last feature's missing bin, below its end */
+	for (j = 0; j < m->n_features; j++)
+		if (hist_off[j + 1] > 65536)
+			return 0;
+	job.m = m;
+	job.hist_off = hist_off;
+	cs_pool_run(pool, (m->n_rows + ROW_CHUNK - 1) / ROW_CHUNK, index_task, &job);
+	m->indexed = 1;
+	return 1;
+}
+
 /* The bin of row in feature j. */
 uint32_t
 cs_bin_get(const cs_bin_matrix *m, int32_t j, size_t row)
@@ -1108,6 +1161,28 @@ cs_hist_accumulate_rows(const cs_bin_matrix *m, const uint32_t *hist_off, const 
 			for (j = 0; j < nf; j++)
 			{
 				cs_hist_bin *b = &hist[hist_off[j] + rb[j]];
+
+				b->g += g;
+				b->h += h;
+			}
+		}
+	}
+	else if (m->indexed)
+	{
+		/* the entries are the histogram indices: no offset to look up */
+		for (k = 0; k < n; k++)
+		{
+			const uint16_t *rb = (const uint16_t *) (m->data + (size_t) rows[k] * stride);
+			double          g = gh[k].g;
+			double          h = gh[k].h;
+
+#if defined(__GNUC__)
+			if (k + PREFETCH_AHEAD < n)
+				__builtin_prefetch(m->data + (size_t) rows[k + PREFETCH_AHEAD] * stride);
+#endif
+			for (j = 0; j < nf; j++)
+			{
+				cs_hist_bin *b = &hist[rb[j]];
 
 				b->g += g;
 				b->h += h;

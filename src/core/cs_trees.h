@@ -106,6 +106,7 @@ typedef struct cs_bin_matrix
 	uint8_t *width;
 	size_t  *offset;
 	size_t   row_bytes;
+	int32_t indexed; /* row-major, two bytes: entries are hist_off[j] + bin (cs_bin_matrix_index) */
 	uint8_t *data;
 } cs_bin_matrix;
 
@@ -114,8 +115,15 @@ cs_status cs_bin_matrix_build(const cs_bin_cuts *c, const cs_tree_data *d, int r
 /* The row-major copy of a column-major matrix. */
 cs_status
 cs_bin_matrix_rows(const cs_bin_matrix *cols, cs_pool *pool, cs_bin_matrix *out, cs_error *err);
-void     cs_bin_matrix_free(cs_bin_matrix *m);
+void cs_bin_matrix_free(cs_bin_matrix *m);
+/* The bin of row in feature j (not for an indexed matrix). */
 uint32_t cs_bin_get(const cs_bin_matrix *m, int32_t j, size_t row);
+/*
+ * Turns a row-major matrix of two-byte bins into histogram indices, entry j of
+ * a row becoming hist_off[j] + bin, when every index fits two bytes (the
+ * histogram then skips a lookup per entry); returns whether it did.
+ */
+int cs_bin_matrix_index(cs_bin_matrix *m, const uint32_t *hist_off, cs_pool *pool);
 
 /* Gradient histograms (exposed for the unit tests). */
 typedef struct cs_grad_pair
@@ -138,7 +146,7 @@ void cs_hist_accumulate(const cs_bin_matrix *m, int32_t j, const uint32_t *rows,
 						const cs_grad_pair *gh, size_t n, cs_hist_bin *hist);
 /*
  * Row-major m: adds gh[k] to the histograms of every feature at once; feature
- * j's bins start at hist + hist_off[j].
+ * j's bins start at hist + hist_off[j] (the offsets that an indexed m holds).
  */
 void cs_hist_accumulate_rows(const cs_bin_matrix *m, const uint32_t *hist_off, const uint32_t *rows,
 							 const cs_grad_pair *gh, size_t n, cs_hist_bin *hist);
@@ -174,6 +182,9 @@ typedef enum cs_ensemble_kind
 	CS_ENSEMBLE_FOREST = 2   /* probability = mean of leaves */
 } cs_ensemble_kind;
 
+/* A layout of the trees for fast prediction, in memory only (tree.c). */
+typedef struct cs_tree_fast cs_tree_fast;
+
 typedef struct cs_ensemble
 {
 	cs_ensemble_kind kind;
@@ -183,10 +194,28 @@ typedef struct cs_ensemble
 	int64_t      *tree_start; /* n_trees + 1: tree t is nodes[tree_start[t] .. tree_start[t+1]) */
 	cs_tree_node *nodes;
 	double        base_score; /* boosting: the initial probability (XGBoost's base_score) */
+	cs_tree_fast *fast;       /* cs_ensemble_prepare's layout, or NULL: never serialised */
+	/*
+	 * Boosting, fresh from cs_gbm_train: the margins of the training rows
+	 * under these trees, as cs_ensemble_score computes them (bit for bit), or
+	 * NULL; never serialised.  See cs_ensemble_train_predictions.
+	 */
+	float *train_margin;
+	size_t n_train_margin;
 } cs_ensemble;
 
 /* Checks structure, indices and values (for a decoded blob): CS_ERR_CORRUPT. */
 cs_status cs_ensemble_check(const cs_ensemble *e, cs_error *err);
+/*
+ * Builds (again) the in-memory prediction layout of a checked ensemble:
+ * groups of trees completed to a common depth, 8-byte nodes, walked several
+ * at a time.  Scores are the same, bit for bit, with or without it; an
+ * ensemble without it (or whose trees are too deep) walks its nodes.  The
+ * layout must be rebuilt (or dropped, cs_ensemble_unprepare) when the nodes
+ * change.  CS_ERR_NOMEM.
+ */
+cs_status cs_ensemble_prepare(cs_ensemble *e, cs_error *err);
+void      cs_ensemble_unprepare(cs_ensemble *e);
 /* The leaf (local index) of tree t that an input reaches. */
 int32_t cs_tree_leaf(const cs_ensemble *e, int32_t t, const double *input);
 /*
@@ -199,6 +228,18 @@ double cs_ensemble_score(const cs_ensemble *e, const double *input);
 double cs_ensemble_predict(const cs_ensemble *e, const double *input);
 /* The log-odds (forest: of the mean probability clipped to [1e-15, 1 - 1e-15]). */
 double cs_ensemble_margin(const cs_ensemble *e, const double *input);
+/*
+ * For the evaluation after training: cs_ensemble_predict of the n training
+ * rows (in training order), bit for bit, from the margins that boosting left
+ * (train_margin).  Returns 0, leaving p alone, when e has none for n rows.
+ */
+int cs_ensemble_train_predictions(const cs_ensemble *e, size_t n, double *p);
+/*
+ * cs_ensemble_predict of n row-major inputs (row i at x + i * stride), into
+ * out[0 .. n): the same numbers, computed a block of rows at a time.
+ */
+void cs_ensemble_predict_rows(const cs_ensemble *e, const double *x, size_t n, size_t stride,
+							  double *out);
 /*
  * Feature importance from the nodes, arrays of n_features (each may be NULL):
  * gain = total loss change (boosting) or mean decrease in impurity normalised
@@ -241,7 +282,7 @@ typedef struct cs_gbm_params
 
 typedef struct cs_gbm_result
 {
-	cs_ensemble model;          /* the first best_iteration + 1 trees */
+	cs_ensemble model;          /* the first best_iteration + 1 trees, with their train_margin */
 	int32_t     n_rounds;       /* trees trained */
 	int32_t     best_iteration; /* 0-based */
 	double      best_score;     /* validation metric there; NaN without validation */

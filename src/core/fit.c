@@ -308,20 +308,43 @@ cs_fit_memory(const cs_train_params *params, const cs_dataset *ds, size_t n)
 	return 8.0 * (double) n * width + 8.0 * width * width + 16.0 * (double) n;
 }
 
+/*
+ * cs_model_predict of n scoring inputs, which it may change: a tree ensemble
+ * scores them a block at a time, its unseen categories (-1) read as level 0
+ * as cs_model_predict reads them.
+ */
+static void
+predict_inputs(const cs_model *m, double *inputs, size_t n, double *p)
+{
+	int32_t nf = m->schema.n_features;
+	size_t  i;
+	int32_t j;
+
+	if (m->type == CS_MODEL_XGBOOST || m->type == CS_MODEL_RANDOM_FOREST)
+	{
+		for (j = 0; j < nf; j++)
+			if (m->schema.features[j].kind == CS_KIND_CATEGORICAL)
+				for (i = 0; i < n; i++)
+					if (inputs[i * (size_t) nf + (size_t) j] < 0)
+						inputs[i * (size_t) nf + (size_t) j] = 0;
+		cs_ensemble_predict_rows(m->u.ensemble, inputs, n, (size_t) nf, p);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		p[i] = cs_model_predict(m, inputs + i * (size_t) nf);
+}
+
 /* Probabilities of rows[0..n) of ds under m. */
 cs_status
 cs_score_rows(const cs_model *m, const cs_dataset *ds, const size_t *rows, size_t n, double *p,
 			  cs_error *err)
 {
 	double   *inputs = NULL;
-	int32_t   nf = m->schema.n_features;
-	size_t    i;
 	cs_status st = cs_schema_inputs(&m->schema, ds, rows, n, &inputs, err);
 
 	if (st != CS_OK)
 		return st;
-	for (i = 0; i < n; i++)
-		p[i] = cs_model_predict(m, inputs + i * (size_t) nf);
+	predict_inputs(m, inputs, n, p);
 	cs_free(inputs);
 	return CS_OK;
 }
@@ -351,7 +374,6 @@ score_block(void *arg, size_t task, int thread)
 	double     *in = t->inputs + (size_t) thread * SCORE_BLOCK * (size_t) nf;
 	double     *block_inputs = NULL;
 	cs_error    err;
-	size_t      i;
 
 	if (cs_schema_inputs(&t->m->schema, t->ds, t->rows + start, count, &block_inputs, &err) !=
 		CS_OK)
@@ -361,8 +383,7 @@ score_block(void *arg, size_t task, int thread)
 	}
 	memcpy(in, block_inputs, sizeof(double) * count * (size_t) nf);
 	cs_free(block_inputs);
-	for (i = 0; i < count; i++)
-		t->p[start + i] = cs_model_predict(t->m, in + i * (size_t) nf);
+	predict_inputs(t->m, in, count, t->p + start);
 }
 
 /* Scores rows on a pool of threads. */

@@ -35,7 +35,8 @@
  * is the parent's minus it.
  *
  * The bins are kept twice.  Histograms read every feature of a row, so they
- * read a row-major copy: one cache line per row however deep the node.  The
+ * read a row-major copy: one cache line per row however deep the node (with
+ * two-byte bins, it holds histogram indices, the features' offsets added).  The
  * partition reads one feature of each row, so it reads the column-major
  * copy, which near the root is a sequential scan.
  *
@@ -126,6 +127,21 @@ typedef struct leaf_chunk
 	float  value;
 } leaf_chunk;
 
+/*
+ * A node of the grown tree for the validation rows: a leaf loops to itself,
+ * so that every row takes as many steps as the tree is deep, without a test.
+ */
+typedef struct walk_node
+{
+	float   threshold;
+	int32_t feature;
+	int32_t left;
+	int32_t right;
+	int32_t default_left; /* 0 or 1 */
+} walk_node;
+
+#define WALK_ROWS 8 /* validation rows walked in step */
+
 typedef struct gbm
 {
 	const cs_gbm_params *p;
@@ -152,9 +168,13 @@ typedef struct gbm
 
 	uint32_t     *rows;
 	uint32_t     *rows_tmp;
+	uint8_t      *dir; /* per row position: 1 when the row goes left (partition) */
+	int           last_level;
 	cs_grad_pair *gh;
 	cs_grad_pair *gh_tmp;
 	float        *margin;
+	float        *best_margin; /* early stopping: the margins at the best iteration */
+	float        *last_cut;    /* per feature: its last cut (train_margins_exact) */
 	float        *valid_margin;
 	double       *valid_prob;
 	double       *chunk_sums; /* per gradient chunk: sum g, sum h */
@@ -202,6 +222,11 @@ typedef struct gbm
 	int64_t      *tree_start;
 	int32_t       tree_index;
 	cs_rng        rng;
+
+	/* the grown tree as the validation rows walk it */
+	walk_node *walk;
+	int32_t    cap_walk;
+	int32_t    walk_depth;
 } gbm;
 
 /* ------------------------------------------------------------ parameters */
@@ -340,11 +365,18 @@ node_gain(const gbm *b, const gbm_node *nd, double g, double h)
 static inline float
 split_gain(const gbm *b, const gbm_node *nd, int32_t j, double lg, double lh, double rg, double rh)
 {
-	float wl = node_weight(b, nd, lg, lh);
-	float wr = node_weight(b, nd, rg, rh);
-	float gain = gain_given_weight(b, lg, lh, wl) + gain_given_weight(b, rg, rh, wr);
-	int   c = b->has_constraint ? b->mono[j] : 0;
+	float wl;
+	float wr;
+	float gain;
+	int   c;
 
+	/* without constraints the gain does not depend on the weights: not computed */
+	if (!b->has_constraint)
+		return gain_given_weight(b, lg, lh, 0.0f) + gain_given_weight(b, rg, rh, 0.0f);
+	wl = node_weight(b, nd, lg, lh);
+	wr = node_weight(b, nd, rg, rh);
+	gain = gain_given_weight(b, lg, lh, wl) + gain_given_weight(b, rg, rh, wr);
+	c = b->mono[j];
 	if (c > 0 && !(wl <= wr))
 		return -INFINITY;
 	if (c < 0 && !(wl >= wr))
@@ -393,6 +425,103 @@ no_split(gbm_split *s)
 
 /* ------------------------------------------------------------ split search */
 
+/*
+ * gain_given_weight without monotone constraints, without a branch when alpha
+ * is 0 (the soft-threshold is then the identity, NaN aside).
+ */
+static inline float
+plain_gain(const gbm *b, double g, double h)
+{
+	double t = b->alpha == 0.0f ? (g == g ? g : 0.0) : threshold_l1(g, b->alpha);
+	float  v = (float) (t * t) / (float) (h + b->lambda);
+
+	return h <= 0.0 ? 0.0f : v;
+}
+
+/*
+ * search_feature without monotone constraints.  Within one feature a
+ * candidate replaces the best so far when its loss change is greater (and
+ * finite; the first must beat 0), so the scans only track the best loss and
+ * its bin, without a branch, and the winners' sums are added up again
+ * afterwards in the same order (the same numbers).
+ */
+static void
+search_plain(const gbm *b, const gbm_node *nd, int32_t j, const cs_hist_bin *hist, gbm_split *best)
+{
+	const float *cut = b->cuts.values + b->cuts.ptr[j];
+	int32_t      nb = cs_bin_count(&b->cuts, j);
+	double       mcw = b->min_child_weight;
+	float        best_loss = 0.0f;
+	float        fwd_loss;
+	int32_t      fwd = -1;
+	int32_t      bwd = -1;
+	double       lg = 0.0;
+	double       lh = 0.0;
+	int32_t      i;
+
+	no_split(best);
+	/* left to right: missing values go right */
+	for (i = 0; i < nb; i++)
+	{
+		float loss;
+		int   win;
+
+		lg += hist[i].g;
+		lh += hist[i].h;
+		loss = plain_gain(b, lg, lh) + plain_gain(b, nd->g - lg, nd->h - lh) - nd->root_gain;
+		win = (lh >= mcw) & (nd->h - lh >= mcw) & (loss > best_loss) & !isinf(loss);
+		best_loss = win ? loss : best_loss;
+		fwd = win ? i : fwd;
+	}
+	fwd_loss = best_loss;
+	if (!(hist[nb].g == 0.0 && hist[nb].h == 0.0))
+	{
+		/* right to left: missing values go left */
+		lg = lh = 0.0;
+		for (i = nb - 1; i >= 0; i--)
+		{
+			float loss;
+			int   win;
+
+			lg += hist[i].g;
+			lh += hist[i].h;
+			loss = plain_gain(b, nd->g - lg, nd->h - lh) + plain_gain(b, lg, lh) - nd->root_gain;
+			win = (lh >= mcw) & (nd->h - lh >= mcw) & (loss > best_loss) & !isinf(loss);
+			best_loss = win ? loss : best_loss;
+			bwd = win ? i : bwd;
+		}
+	}
+	if (fwd >= 0)
+	{
+		lg = lh = 0.0;
+		for (i = 0; i <= fwd; i++)
+		{
+			lg += hist[i].g;
+			lh += hist[i].h;
+		}
+		update_split(best, fwd_loss, j, fwd, 0, cut[fwd], lg, lh, nd->g - lg, nd->h - lh);
+	}
+	if (bwd >= 0)
+	{
+		lg = lh = 0.0;
+		for (i = nb - 1; i >= bwd; i--)
+		{
+			lg += hist[i].g;
+			lh += hist[i].h;
+		}
+		update_split(best,
+					 best_loss,
+					 j,
+					 bwd - 1,
+					 1,
+					 bwd == 0 ? b->cuts.min_values[j] : cut[bwd - 1],
+					 nd->g - lg,
+					 nd->h - lh,
+					 lg,
+					 lh);
+	}
+}
+
 /* EnumerateSplit in both directions over one feature's histogram. */
 static void
 search_feature(const gbm *b, const gbm_node *nd, int32_t j, const cs_hist_bin *hist,
@@ -404,13 +533,24 @@ search_feature(const gbm *b, const gbm_node *nd, int32_t j, const cs_hist_bin *h
 	double       lh = 0.0;
 	int32_t      i;
 
+	if (!b->has_constraint)
+	{
+		search_plain(b, nd, j, hist, best);
+		return;
+	}
 	no_split(best);
+	/*
+	 * An empty bin after the first changes no sum, so its candidate is the
+	 * previous one again, which cannot replace what that one left: skipped.
+	 */
 	/* left to right: missing values go right */
 	for (i = 0; i < nb; i++)
 	{
 		double rg;
 		double rh;
 
+		if (i > 0 && hist[i].g == 0.0 && hist[i].h == 0.0)
+			continue;
 		lg += hist[i].g;
 		lh += hist[i].h;
 		rg = nd->g - lg;
@@ -431,6 +571,8 @@ search_feature(const gbm *b, const gbm_node *nd, int32_t j, const cs_hist_bin *h
 		double og;
 		double oh;
 
+		if (i < nb - 1 && hist[i].g == 0.0 && hist[i].h == 0.0)
+			continue;
 		lg += hist[i].g;
 		lh += hist[i].h;
 		og = nd->g - lg;
@@ -602,90 +744,122 @@ search_task(void *arg, size_t task, int thread)
 				   &b->cands[k * (size_t) b->n_feats + f]);
 }
 
-/* Pass 1 of the partition: each block sends its rows left (front) or right (back, reversed). */
+/* Whether a row goes left at a split on feature j at bin sb (bin miss: missing). */
+static inline int
+row_goes_left(const uint8_t *col, size_t step, uint32_t row, uint32_t miss, int32_t sb, int dl)
+{
+	uint32_t bin;
+
+	if (step == 1)
+		bin = col[row];
+	else
+	{
+		uint16_t b16;
+
+		memcpy(&b16, col + (size_t) row * 2, sizeof(b16));
+		bin = b16;
+	}
+	return bin == miss ? dl : (int32_t) bin <= sb;
+}
+
+/*
+ * Pass 1 of the partition: the side of each row of a block (dir[i], 1 for
+ * left) and how many go left.  At the last level, instead, the rows' margins
+ * take their leaf's value and nothing moves.
+ */
 static void
 partition_task(void *arg, size_t task, int thread)
 {
 	gbm            *b = arg;
 	part_block     *blk = &b->blocks[task];
-	const gbm_node *nd = &b->gn[blk->node];
-	int32_t         j = nd->split.feature;
-	int32_t         sb = nd->split.bin;
-	uint32_t        miss = (uint32_t) cs_bin_count(&b->cuts, j);
-	int             dl = nd->split.default_left;
-	size_t          step = b->cols.width[j];
-	size_t          l = blk->begin;
-	size_t          r = blk->end;
+	const gbm_node *nd;
+	int32_t         j;
+	int32_t         sb;
+	uint32_t        miss;
+	int             dl;
+	size_t          step;
+	const uint8_t  *col;
+	size_t          n_left = 0;
 	size_t          i;
 
 	(void) thread;
-	if (b->cols.width[j] == 1)
+	if (blk->node < 0)
+		return;
+	nd = &b->gn[blk->node];
+	j = nd->split.feature;
+	sb = nd->split.bin;
+	miss = (uint32_t) cs_bin_count(&b->cuts, j);
+	dl = nd->split.default_left;
+	step = b->cols.width[j];
+	col = b->cols.data + b->cols.offset[j];
+	if (b->last_level)
 	{
-		const uint8_t *col = b->cols.data + b->cols.offset[j];
+		float value[2];
 
+		value[0] = (float) b->tn[b->tn[blk->node].right].value;
+		value[1] = (float) b->tn[b->tn[blk->node].left].value;
 		for (i = blk->begin; i < blk->end; i++)
 		{
 			uint32_t row = b->rows[i];
-			uint32_t bin = col[(size_t) row * step];
-			int      left = bin == miss ? dl : (int32_t) bin <= sb;
 
 #if defined(__GNUC__)
 			if (i + PREFETCH_AHEAD < blk->end)
 				__builtin_prefetch(col + (size_t) b->rows[i + PREFETCH_AHEAD] * step);
 #endif
-			b->rows_tmp[l] = row;
-			b->gh_tmp[l] = b->gh[i];
-			b->rows_tmp[r - 1] = row;
-			b->gh_tmp[r - 1] = b->gh[i];
-			l += (size_t) left;
-			r -= (size_t) !left;
+			b->margin[row] += value[row_goes_left(col, step, row, miss, sb, dl)];
 		}
+		return;
 	}
-	else
+	for (i = blk->begin; i < blk->end; i++)
 	{
-		const uint8_t *col = b->cols.data + b->cols.offset[j];
-
-		for (i = blk->begin; i < blk->end; i++)
-		{
-			uint32_t row = b->rows[i];
-			uint16_t b16;
-			uint32_t bin;
-			int      left;
+		int left;
 
 #if defined(__GNUC__)
-			if (i + PREFETCH_AHEAD < blk->end)
-				__builtin_prefetch(col + (size_t) b->rows[i + PREFETCH_AHEAD] * step);
+		if (i + PREFETCH_AHEAD < blk->end)
+			__builtin_prefetch(col + (size_t) b->rows[i + PREFETCH_AHEAD] * step);
 #endif
-			memcpy(&b16, col + (size_t) row * step, sizeof(b16));
-			bin = b16;
-			left = bin == miss ? dl : (int32_t) bin <= sb;
-			b->rows_tmp[l] = row;
-			b->gh_tmp[l] = b->gh[i];
-			b->rows_tmp[r - 1] = row;
-			b->gh_tmp[r - 1] = b->gh[i];
-			l += (size_t) left;
-			r -= (size_t) !left;
-		}
+		left = row_goes_left(col, step, b->rows[i], miss, sb, dl);
+		b->dir[i] = (uint8_t) left;
+		n_left += (size_t) left;
 	}
-	blk->n_left = l - blk->begin;
+	blk->n_left = n_left;
 }
 
-/* Pass 2 of the partition: copies a block's two parts to their places. */
+/*
+ * Pass 2 of the partition: a block's rows and gradients to their places in
+ * the other buffers, in order on each side (a block outside the level's nodes
+ * is copied as it is).
+ */
 static void
 place_task(void *arg, size_t task, int thread)
 {
 	gbm        *b = arg;
 	part_block *blk = &b->blocks[task];
-	size_t      n_right = blk->end - blk->begin - blk->n_left;
-	size_t      k;
+	size_t      l = blk->dst_left;
+	size_t      r = blk->dst_right;
+	size_t      i;
 
 	(void) thread;
-	memcpy(b->rows + blk->dst_left, b->rows_tmp + blk->begin, blk->n_left * sizeof(uint32_t));
-	memcpy(b->gh + blk->dst_left, b->gh_tmp + blk->begin, blk->n_left * sizeof(cs_grad_pair));
-	for (k = 0; k < n_right; k++)
+	if (blk->node < 0)
 	{
-		b->rows[blk->dst_right + k] = b->rows_tmp[blk->end - 1 - k];
-		b->gh[blk->dst_right + k] = b->gh_tmp[blk->end - 1 - k];
+		memcpy(b->rows_tmp + blk->begin,
+			   b->rows + blk->begin,
+			   (blk->end - blk->begin) * sizeof(uint32_t));
+		memcpy(b->gh_tmp + blk->begin,
+			   b->gh + blk->begin,
+			   (blk->end - blk->begin) * sizeof(cs_grad_pair));
+		return;
+	}
+	for (i = blk->begin; i < blk->end; i++)
+	{
+		size_t left = b->dir[i];
+		/* a select, not a branch: which side a row takes is unpredictable */
+		size_t at = r ^ ((l ^ r) & (0 - left));
+
+		b->rows_tmp[at] = b->rows[i];
+		b->gh_tmp[at] = b->gh[i];
+		l += left;
+		r += 1 - left;
 	}
 }
 
@@ -702,34 +876,107 @@ margin_task(void *arg, size_t task, int thread)
 		b->margin[b->rows[i]] += c->value;
 }
 
-/* Adds the new tree's leaves to the validation margins of a chunk of rows. */
+/* XGBoost's logloss of one validation row at margin m, as the metric sums it. */
+static inline float
+logloss_term(float m, uint8_t label)
+{
+	float z = -m < 88.7f ? -m : 88.7f;
+	float p = 1.0f / (expf(z) + 1.0f + 1e-16f);
+	float eps = 1e-16f;
+	float y = label ? 1.0f : 0.0f;
+	float q = 1.0f - p;
+
+	if (p < eps)
+		return -y * logf(eps) - (1.0f - y) * logf(1.0f - eps);
+	if (q < eps)
+		return -y * logf(1.0f - eps) - (1.0f - y) * logf(eps);
+	return -y * logf(p) - (1.0f - y) * logf(q);
+}
+
+/*
+ * Adds the new tree's leaves to the validation margins of a chunk of rows,
+ * WALK_ROWS rows in step, and leaves in valid_prob what the metric sums of
+ * each row (its logloss term, or its margin for the AUC).
+ */
 static void
 valid_task(void *arg, size_t task, int thread)
 {
 	gbm                *b = arg;
 	const cs_tree_data *v = b->valid;
+	const walk_node    *wn = b->walk;
 	size_t              from = task * ROW_CHUNK;
 	size_t              to = from + ROW_CHUNK < v->n ? from + ROW_CHUNK : v->n;
+	size_t              cs = v->col_stride;
 	size_t              i;
 
 	(void) thread;
-	for (i = from; i < to; i++)
+	for (i = from; i < to; i += WALK_ROWS)
 	{
-		const double *x = v->x + i * v->row_stride;
-		int32_t       k = 0;
+		size_t  count = to - i < WALK_ROWS ? to - i : WALK_ROWS;
+		int32_t k[WALK_ROWS];
+		size_t  r;
+		int32_t d;
 
-		while (b->tn[k].feature >= 0)
+		for (r = 0; r < WALK_ROWS; r++)
+			k[r] = 0;
+		for (d = 0; d < b->walk_depth; d++)
+			for (r = 0; r < count; r++)
+			{
+				const walk_node *nd = &wn[k[r]];
+				float value = (float) v->x[(i + r) * v->row_stride + (size_t) nd->feature * cs];
+				int   left = (value < nd->threshold) | (nd->default_left & (value != value));
+
+				k[r] = left ? nd->left : nd->right;
+			}
+		for (r = 0; r < count; r++)
 		{
-			const cs_tree_node *nd = &b->tn[k];
-			double              value = x[(size_t) nd->feature * v->col_stride];
+			float m = b->valid_margin[i + r] + (float) b->tn[k[r]].value;
 
-			if (isnan(value))
-				k = nd->default_left ? nd->left : nd->right;
-			else
-				k = (float) value < nd->threshold ? nd->left : nd->right;
+			b->valid_margin[i + r] = m;
+			b->valid_prob[i + r] =
+				b->p->eval_metric == CS_GBM_METRIC_LOGLOSS ? logloss_term(m, v->y[i + r]) : m;
 		}
-		b->valid_margin[i] += (float) b->tn[k].value;
 	}
+}
+
+/* Lays out the grown tree for the validation rows (valid_task). */
+static cs_status
+prepare_walk(gbm *b)
+{
+	int32_t k;
+
+	if (b->n_tn > b->cap_walk)
+	{
+		walk_node *w = cs_realloc(b->walk, cs_mul_size((size_t) b->n_tn, sizeof(walk_node)));
+
+		if (w == NULL)
+			return CS_ERR_NOMEM;
+		b->walk = w;
+		b->cap_walk = b->n_tn;
+	}
+	b->walk_depth = 0;
+	for (k = 0; k < b->n_tn; k++)
+	{
+		const cs_tree_node *t = &b->tn[k];
+		walk_node          *w = &b->walk[k];
+
+		if (b->gn[k].depth > b->walk_depth)
+			b->walk_depth = b->gn[k].depth;
+		if (t->feature < 0)
+		{
+			w->threshold = 0.0f;
+			w->feature = 0;
+			w->left = w->right = k;
+			w->default_left = 0;
+			continue;
+		}
+		w->threshold = t->threshold;
+		w->feature = t->feature;
+		w->left = t->left;
+		w->right = t->right;
+		w->default_left = t->default_left ? 1 : 0;
+	}
+	return CS_OK;
 }
 
 /* ------------------------------------------------------------ growing a tree */
@@ -840,47 +1087,86 @@ apply_split(gbm *b, int32_t node)
 	no_split(&gr->split);
 }
 
-/* Partitions the rows of every node of the level into its two children. */
+/* Appends the blocks of rows [from, to) of node (-1: rows outside the level's nodes). */
 static cs_status
-partition_level(gbm *b)
+add_part_blocks(gbm *b, int32_t node, size_t from, size_t to)
+{
+	for (; from < to; from += PART_BLOCK)
+	{
+		part_block *blk;
+
+		if (reserve((void **) &b->blocks, &b->cap_blocks, b->n_blocks + 1, sizeof(part_block)) !=
+			CS_OK)
+			return CS_ERR_NOMEM;
+		blk = &b->blocks[b->n_blocks++];
+		blk->node = node;
+		blk->begin = from;
+		blk->end = from + PART_BLOCK < to ? from + PART_BLOCK : to;
+		blk->n_left = 0;
+	}
+	return CS_OK;
+}
+
+/*
+ * Partitions the rows of every node of the level into its two children: the
+ * side of every row (pass 1), then each block's rows straight to their places
+ * in the other pair of buffers (pass 2), which then become the current ones;
+ * rows of finished leaves are copied along.  A node's rows keep their order
+ * on each side.  At the last level, the rows' margins take their leaves'
+ * values instead, and the children's row ranges are left empty.
+ */
+static cs_status
+partition_level(gbm *b, int last)
 {
 	size_t  level_rows = 0;
+	size_t  done = 0;
 	int32_t k;
 	size_t  i;
 
 	b->n_blocks = 0;
+	b->last_level = last;
+	/* the level's nodes are in the order of their rows */
 	for (k = 0; k < b->n_level; k++)
 	{
 		const gbm_node *nd = &b->gn[b->level[k]];
-		size_t          from;
 
+		if (!last && nd->begin > done && add_part_blocks(b, -1, done, nd->begin) != CS_OK)
+			return CS_ERR_NOMEM;
+		if (add_part_blocks(b, b->level[k], nd->begin, nd->end) != CS_OK)
+			return CS_ERR_NOMEM;
 		level_rows += nd->end - nd->begin;
-		for (from = nd->begin; from < nd->end; from += PART_BLOCK)
-		{
-			part_block *blk;
-
-			if (reserve((void **) &b->blocks,
-						&b->cap_blocks,
-						b->n_blocks + 1,
-						sizeof(part_block)) != CS_OK)
-				return CS_ERR_NOMEM;
-			blk = &b->blocks[b->n_blocks++];
-			blk->node = b->level[k];
-			blk->begin = from;
-			blk->end = from + PART_BLOCK < nd->end ? from + PART_BLOCK : nd->end;
-		}
+		done = nd->end;
 	}
+	if (!last && done < b->n && add_part_blocks(b, -1, done, b->n) != CS_OK)
+		return CS_ERR_NOMEM;
 	run(b, b->n_blocks, partition_task, level_rows);
+	if (last)
+	{
+		for (k = 0; k < b->n_level; k++)
+		{
+			const cs_tree_node *t = &b->tn[b->level[k]];
+
+			b->gn[t->left].begin = b->gn[t->left].end = 0;
+			b->gn[t->right].begin = b->gn[t->right].end = 0;
+		}
+		return CS_OK;
+	}
 	/* each node's left rows first, block by block, then its right rows */
 	for (i = 0; i < b->n_blocks;)
 	{
 		int32_t   node = b->blocks[i].node;
-		gbm_node *nd = &b->gn[node];
+		gbm_node *nd;
 		size_t    n_left = 0;
 		size_t    first = i;
 		size_t    left_at;
 		size_t    right_at;
 
+		if (node < 0)
+		{
+			i++;
+			continue;
+		}
+		nd = &b->gn[node];
 		for (; i < b->n_blocks && b->blocks[i].node == node; i++)
 			n_left += b->blocks[i].n_left;
 		left_at = nd->begin;
@@ -899,7 +1185,16 @@ partition_level(gbm *b)
 		b->gn[b->tn[node].right].begin = nd->begin + n_left;
 		b->gn[b->tn[node].right].end = nd->end;
 	}
-	run(b, b->n_blocks, place_task, level_rows);
+	run(b, b->n_blocks, place_task, b->n);
+	{
+		uint32_t     *r = b->rows;
+		cs_grad_pair *g = b->gh;
+
+		b->rows = b->rows_tmp;
+		b->rows_tmp = r;
+		b->gh = b->gh_tmp;
+		b->gh_tmp = g;
+	}
 	return CS_OK;
 }
 
@@ -1171,7 +1466,7 @@ grow_tree(gbm *b)
 			return CS_ERR_NOMEM;
 		for (i = 0; i < b->n_level; i++)
 			apply_split(b, b->level[i]);
-		if (partition_level(b) != CS_OK)
+		if (partition_level(b, depth + 1 >= b->p->max_depth) != CS_OK)
 			return CS_ERR_NOMEM;
 		if (depth + 1 >= b->p->max_depth)
 			break;
@@ -1226,44 +1521,69 @@ append_tree(gbm *b, int32_t t)
 	return CS_OK;
 }
 
-/* XGBoost's logloss metric on the validation margins. */
-static double
-valid_logloss(const gbm *b)
-{
-	const cs_tree_data *v = b->valid;
-	double              sum = 0.0;
-	size_t              i;
-
-	for (i = 0; i < v->n; i++)
-	{
-		float m = b->valid_margin[i];
-		float z = -m < 88.7f ? -m : 88.7f;
-		float p = 1.0f / (expf(z) + 1.0f + 1e-16f);
-		float eps = 1e-16f;
-		float y = v->y[i] ? 1.0f : 0.0f;
-		float q = 1.0f - p;
-
-		if (p < eps)
-			sum += -y * logf(eps) - (1.0f - y) * logf(1.0f - eps);
-		else if (q < eps)
-			sum += -y * logf(1.0f - eps) - (1.0f - y) * logf(eps);
-		else
-			sum += -y * logf(p) - (1.0f - y) * logf(q);
-	}
-	return v->n > 0 ? sum / (double) v->n : NAN;
-}
-
-/* The validation metric after the trees so far. */
+/* The validation metric after the trees so far, from what valid_task left in valid_prob. */
 static double
 valid_metric(gbm *b)
 {
+	double sum = 0.0;
 	size_t i;
 
-	if (b->p->eval_metric == CS_GBM_METRIC_LOGLOSS)
-		return valid_logloss(b);
+	if (b->p->eval_metric != CS_GBM_METRIC_LOGLOSS)
+		return cs_auc(b->valid_prob, b->valid->y, b->valid->n);
+	/* XGBoost's logloss: the rows' terms summed in order */
 	for (i = 0; i < b->valid->n; i++)
-		b->valid_prob[i] = b->valid_margin[i];
-	return cs_auc(b->valid_prob, b->valid->y, b->valid->n);
+		sum += b->valid_prob[i];
+	return b->valid->n > 0 ? sum / (double) b->valid->n : NAN;
+}
+
+/* Whether every value of a chunk of training rows is below its feature's last cut. */
+static void
+below_cuts_task(void *arg, size_t task, int thread)
+{
+	gbm                *b = arg;
+	const cs_tree_data *d = b->train;
+	size_t              from = task * ROW_CHUNK;
+	size_t              to = from + ROW_CHUNK < b->n ? from + ROW_CHUNK : b->n;
+	int                 below = 1;
+	size_t              i;
+	int32_t             j;
+
+	(void) thread;
+	for (i = from; i < to; i++)
+		for (j = 0; j < b->nf; j++)
+		{
+			float v = (float) d->x[i * d->row_stride + (size_t) j * d->col_stride];
+
+			below &= isnan(v) || v < b->last_cut[j];
+		}
+	b->chunk_sums[task] = below;
+}
+
+/*
+ * Whether the training margins are those that scoring computes.  Boosting
+ * sends a row left when its bin is at most the split's bin, scoring when
+ * (float) x < threshold, the cut above that bin (or below every training
+ * value): the same for every value below its feature's last cut, which is
+ * above the largest training value unless that is +inf (the last bin holds
+ * everything from the cut before the last up).
+ */
+static int
+train_margins_exact(gbm *b)
+{
+	size_t  n_chunks = (b->n + ROW_CHUNK - 1) / ROW_CHUNK;
+	size_t  k;
+	int32_t j;
+
+	b->last_cut = cs_malloc(cs_mul_size((size_t) b->nf, sizeof(float)));
+	if (b->last_cut == NULL)
+		return 0;
+	for (j = 0; j < b->nf; j++)
+		b->last_cut[j] = b->cuts.values[b->cuts.ptr[j + 1] - 1];
+	run(b, n_chunks, below_cuts_task, b->n * (size_t) b->nf);
+	for (k = 0; k < n_chunks; k++)
+		if (b->chunk_sums[k] == 0.0)
+			return 0;
+	return 1;
 }
 
 /* Frees the training state (not the ensemble arrays handed to the result). */
@@ -1276,9 +1596,12 @@ gbm_free(gbm *b)
 	cs_free(b->hist_off);
 	cs_free(b->rows);
 	cs_free(b->rows_tmp);
+	cs_free(b->dir);
 	cs_free(b->gh);
 	cs_free(b->gh_tmp);
 	cs_free(b->margin);
+	cs_free(b->best_margin);
+	cs_free(b->last_cut);
 	cs_free(b->valid_margin);
 	cs_free(b->valid_prob);
 	cs_free(b->chunk_sums);
@@ -1298,6 +1621,7 @@ gbm_free(gbm *b)
 	cs_free(b->chunks);
 	cs_free(b->nodes);
 	cs_free(b->tree_start);
+	cs_free(b->walk);
 	cs_pool_free(b->pool);
 }
 
@@ -1317,9 +1641,16 @@ gbm_alloc(gbm *b)
 	b->hist_off = cs_malloc(cs_mul_size(nf + 1, sizeof(uint32_t)));
 	b->rows = cs_malloc(cs_mul_size(n, sizeof(uint32_t)));
 	b->rows_tmp = cs_malloc(cs_mul_size(n, sizeof(uint32_t)));
+	b->dir = cs_malloc(n);
 	b->gh = cs_malloc(cs_mul_size(n, sizeof(cs_grad_pair)));
 	b->gh_tmp = cs_malloc(cs_mul_size(n, sizeof(cs_grad_pair)));
 	b->margin = cs_malloc(cs_mul_size(n, sizeof(float)));
+	if (b->p->early_stopping_rounds > 0)
+	{
+		b->best_margin = cs_malloc(cs_mul_size(n, sizeof(float)));
+		if (b->best_margin == NULL)
+			return CS_ERR_NOMEM;
+	}
 	b->valid_margin = cs_malloc(cs_mul_size(nv, sizeof(float)));
 	b->valid_prob = cs_malloc(cs_mul_size(nv, sizeof(double)));
 	b->chunk_sums = cs_malloc(cs_mul_size((n + ROW_CHUNK - 1) / ROW_CHUNK + 1, 2 * sizeof(double)));
@@ -1328,8 +1659,8 @@ gbm_alloc(gbm *b)
 	b->search = cs_malloc(cs_mul_size(2 * max_level + 2, sizeof(int32_t)));
 	b->build = cs_malloc(cs_mul_size(2 * max_level + 2, sizeof(int32_t)));
 	b->tree_start = cs_malloc(cs_mul_size((size_t) b->p->n_estimators + 1, sizeof(int64_t)));
-	if (b->hist_off == NULL || b->rows == NULL || b->rows_tmp == NULL || b->gh == NULL ||
-		b->gh_tmp == NULL || b->margin == NULL || b->valid_margin == NULL ||
+	if (b->hist_off == NULL || b->rows == NULL || b->rows_tmp == NULL || b->dir == NULL ||
+		b->gh == NULL || b->gh_tmp == NULL || b->margin == NULL || b->valid_margin == NULL ||
 		b->valid_prob == NULL || b->chunk_sums == NULL || b->feats == NULL || b->level == NULL ||
 		b->search == NULL || b->build == NULL || b->tree_start == NULL)
 		return CS_ERR_NOMEM;
@@ -1337,6 +1668,7 @@ gbm_alloc(gbm *b)
 	for (j = 0; j < nf; j++)
 		b->hist_off[j + 1] = b->hist_off[j] + (uint32_t) cs_bin_count(&b->cuts, (int32_t) j) + 1;
 	b->hist_size = b->hist_off[nf];
+	cs_bin_matrix_index(&b->bins, b->hist_off, b->pool);
 	b->tree_start[0] = 0;
 	return reserve_tree_nodes(b, 64);
 }
@@ -1438,6 +1770,11 @@ cs_gbm_train(const cs_gbm_params *p, const cs_tree_data *train, const cs_tree_da
 			double score;
 			int    better;
 
+			if (prepare_walk(&b) != CS_OK)
+			{
+				st = cs_fail(err, CS_ERR_NOMEM, "out of memory growing tree %d", (int) t + 1);
+				goto done;
+			}
 			run(&b, (b.valid->n + ROW_CHUNK - 1) / ROW_CHUNK, valid_task, b.valid->n * 8);
 			score = valid_metric(&b);
 			out->valid_score[t] = score;
@@ -1449,6 +1786,7 @@ cs_gbm_train(const cs_gbm_params *p, const cs_tree_data *train, const cs_tree_da
 					best = score;
 					out->best_iteration = t;
 					since_best = 0;
+					memcpy(b.best_margin, b.margin, b.n * sizeof(float));
 				}
 				else
 					since_best++;
@@ -1486,6 +1824,14 @@ cs_gbm_train(const cs_gbm_params *p, const cs_tree_data *train, const cs_tree_da
 	out->model.nodes = b.nodes;
 	b.tree_start = NULL;
 	b.nodes = NULL;
+	if (train_margins_exact(&b))
+	{
+		float **kept = best_iter + 1 < out->n_rounds ? &b.best_margin : &b.margin;
+
+		out->model.train_margin = *kept;
+		out->model.n_train_margin = b.n;
+		*kept = NULL;
+	}
 	st = CS_OK;
 
 done:

@@ -104,12 +104,12 @@ cs_model_prepare(cs_model *m, cs_error *err)
 	}
 	if (m->type != CS_MODEL_LOGISTIC_REGRESSION)
 	{
-		/* a tree ensemble scores the inputs directly: nothing to fold */
+		/* a tree ensemble scores the inputs directly: only a faster layout of its trees */
 		if (m->u.ensemble == NULL || m->u.ensemble->n_features != m->schema.n_features)
 			return cs_fail(err,
 						   CS_ERR_INVALID,
 						   "the ensemble's feature count does not match its schema");
-		return CS_OK;
+		return cs_ensemble_prepare(m->u.ensemble, err);
 	}
 	if (lr->coef == NULL || lr->p != m->schema.design_width)
 		return cs_fail(err,

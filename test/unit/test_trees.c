@@ -288,6 +288,37 @@ test_binning(void)
 			ok &= cs_bin_get(&rows, j, i) == cs_bin_get(&cols, j, i) &&
 				  cs_bin_get(&cols, j, i) == cs_bin_of(&c, j, t.x[i * 3 + (size_t) j]);
 	tap_ok(ok, "row-major, column-major and cs_bin_of agree on every value");
+	{
+		/* the row-major copy as histogram indices gives the same histogram, bit for bit */
+		uint32_t      off[4];
+		uint32_t     *all = malloc(t.n * sizeof(uint32_t));
+		cs_grad_pair *gh = malloc(t.n * sizeof(cs_grad_pair));
+		cs_hist_bin  *h1;
+		cs_hist_bin  *h2;
+
+		off[0] = 0;
+		for (j = 0; j < 3; j++)
+			off[j + 1] = off[j] + (uint32_t) cs_bin_count(&c, j) + 1;
+		h1 = calloc(off[3], sizeof(cs_hist_bin));
+		h2 = calloc(off[3], sizeof(cs_hist_bin));
+		for (i = 0; i < t.n; i++)
+		{
+			all[i] = (uint32_t) (t.n - 1 - i);
+			gh[i].g = (float) cs_rng_uniform(&rng) - 0.5f;
+			gh[i].h = (float) cs_rng_uniform(&rng);
+		}
+		cs_hist_accumulate_rows(&rows, off, all, gh, t.n, h1);
+		tap_ok(cs_bin_matrix_index(&rows, off, NULL) && rows.indexed &&
+				   !cs_bin_matrix_index(&cols, off, NULL),
+			   "two-byte row-major bins become histogram indices (column-major ones do not)");
+		cs_hist_accumulate_rows(&rows, off, all, gh, t.n, h2);
+		tap_ok(memcmp(h1, h2, off[3] * sizeof(cs_hist_bin)) == 0,
+			   "the indexed rows give the same histogram, bit for bit");
+		free(all);
+		free(gh);
+		free(h1);
+		free(h2);
+	}
 	cs_bin_matrix_free(&rows);
 	cs_bin_matrix_free(&cols);
 	cs_bin_cuts_free(&c);
@@ -1092,6 +1123,283 @@ test_forest(void)
 	data_free(&t);
 }
 
+/* How many of the rows of t the training margins of r predict as cs_ensemble_predict, bit for bit. */
+static size_t
+train_margins_agree(const cs_gbm_result *r, const data *t)
+{
+	double *p = malloc(t->n * sizeof(double));
+	size_t  same = 0;
+	size_t  i;
+
+	if (p == NULL || !cs_ensemble_train_predictions(&r->model, t->n, p))
+	{
+		free(p);
+		return 0;
+	}
+	for (i = 0; i < t->n; i++)
+	{
+		double q = cs_ensemble_predict(&r->model, t->x + i * (size_t) t->nf);
+
+		same += memcmp(&p[i], &q, sizeof(double)) == 0;
+	}
+	free(p);
+	return same;
+}
+
+/*
+ * Boosting leaves the training margins of its kept trees: the evaluation
+ * reuses them instead of scoring the training rows, so they must be the
+ * scores, bit for bit, with missing values, sampling, early stopping (the
+ * margins of the best iteration) and values on the cuts; not left when a
+ * training value is +inf (beyond the last cut, its bin and its comparison
+ * may disagree).
+ */
+static void
+test_gbm_train_margins(void)
+{
+	data          t;
+	data          v;
+	cs_gbm_params p;
+	cs_gbm_result r;
+	cs_error      err = { 0 };
+	size_t        i;
+	size_t        same;
+
+	data_synthetic(&t, 3000, 31);
+	data_synthetic(&v, 1000, 32);
+	/* many values exactly on others: the cuts fall on them */
+	for (i = 0; i < t.n; i += 3)
+		t.x[i * 4 + 2] = floor(t.x[i * 4 + 2] * 8.0) / 8.0;
+	cs_gbm_params_default(&p);
+	p.n_estimators = 30;
+	p.max_depth = 5;
+	train_gbm(&p, &t, &v, &r);
+	same = train_margins_agree(&r, &t);
+	tap_ok(r.model.train_margin != NULL && same == t.n,
+		   "boosting leaves the training margins: %zu of %zu predictions as scoring's",
+		   same,
+		   t.n);
+	cs_ensemble_prepare(&r.model, &err);
+	same = train_margins_agree(&r, &t);
+	tap_ok(same == t.n, "the same through the prepared layout (%zu of %zu)", same, t.n);
+	cs_gbm_result_free(&r);
+
+	p.subsample = 0.6;
+	p.colsample_bytree = 0.5;
+	p.max_bin = 16;
+	p.threads = 2;
+	train_gbm(&p, &t, &v, &r);
+	same = train_margins_agree(&r, &t);
+	tap_ok(same == t.n, "subsample .6, colsample .5, 16 bins, 2 threads: %zu of %zu", same, t.n);
+	cs_gbm_result_free(&r);
+
+	/* early stopping on noisy validation labels: the margins of the kept trees */
+	cs_gbm_params_default(&p);
+	p.n_estimators = 300;
+	p.learning_rate = 0.1;
+	p.early_stopping_rounds = 5;
+	for (i = 0; i < v.n; i++)
+		if (cs_mix64((uint64_t) i) % 10 < 3)
+			v.y[i] = !v.y[i];
+	train_gbm(&p, &t, &v, &r);
+	same = train_margins_agree(&r, &t);
+	tap_ok(r.model.n_trees < r.n_rounds && same == t.n,
+		   "early stopping (%d of %d trees kept): %zu of %zu",
+		   (int) r.model.n_trees,
+		   (int) r.n_rounds,
+		   same,
+		   t.n);
+	cs_gbm_result_free(&r);
+
+	/* +inf in the training data: no margins, the rows are scored */
+	cs_gbm_params_default(&p);
+	p.n_estimators = 5;
+	t.x[7 * 4 + 0] = INFINITY;
+	t.x[8 * 4 + 1] = -INFINITY;
+	train_gbm(&p, &t, NULL, &r);
+	tap_ok(r.model.train_margin == NULL, "a training value of +inf: no margins left");
+	cs_gbm_result_free(&r);
+	t.x[7 * 4 + 0] = 1.0;
+	train_gbm(&p, &t, NULL, &r);
+	same = train_margins_agree(&r, &t);
+	tap_ok(same == t.n, "-inf alone: margins left, %zu of %zu", same, t.n);
+	cs_gbm_result_free(&r);
+	data_free(&t);
+	data_free(&v);
+}
+
+/* ------------------------------------------------------------------ prediction layout */
+
+/* A random tree below node k of nodes (capacity cap): depth left, thresholds from a few. */
+static int32_t
+random_subtree(cs_tree_node *nodes, int32_t *n, int32_t cap, int32_t nf, int32_t depth,
+			   int neg_inf_left, cs_rng *rng)
+{
+	static const float cuts[] = { -INFINITY, INFINITY, 0.0f, 0.5f, -1.0f, 2.0f, 1e30f, -1e-30f };
+	int32_t            k = (*n)++;
+	cs_tree_node      *nd = &nodes[k];
+
+	memset(nd, 0, sizeof(*nd));
+	if (depth == 0 || *n + 2 > cap || cs_rng_uniform(rng) < 0.15)
+	{
+		nd->feature = -1;
+		nd->left = nd->right = -1;
+		nd->value = cs_rng_uniform(rng) - 0.5;
+		return k;
+	}
+	nd->feature = (int32_t) (cs_rng_next(rng) % (uint64_t) nf);
+	nd->threshold = cs_rng_uniform(rng) < 0.5 ? cuts[cs_rng_next(rng) % 8] :
+												(float) (4.0 * cs_rng_uniform(rng) - 2.0);
+	nd->default_left = (uint8_t) (cs_rng_next(rng) % 2);
+	if (nd->threshold == -INFINITY && !neg_inf_left)
+		nd->default_left = 0;
+	nodes[k].left = random_subtree(nodes, n, cap, nf, depth - 1, neg_inf_left, rng);
+	nodes[k].right = random_subtree(nodes, n, cap, nf, depth - 1, neg_inf_left, rng);
+	return k;
+}
+
+/*
+ * A random ensemble of n_trees trees of depth up to max_depth on nf features
+ * (beyond 12 only for the last four trees, the others up to 6); splits at
+ * -inf send missing values left when neg_inf_left is 1, or 2 and the tree is
+ * one of the last four.
+ */
+static void
+random_ensemble(cs_ensemble *e, cs_ensemble_kind kind, int32_t n_trees, int32_t max_depth,
+				int32_t nf, int neg_inf_left, cs_rng *rng)
+{
+	int32_t cap = 4096;
+	int32_t t;
+
+	memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->n_features = nf;
+	e->n_trees = n_trees;
+	e->base_score = 0.3;
+	e->tree_start = calloc((size_t) n_trees + 1, sizeof(int64_t));
+	e->nodes = calloc((size_t) n_trees * (size_t) cap, sizeof(cs_tree_node));
+	if (e->tree_start == NULL || e->nodes == NULL)
+		abort();
+	for (t = 0; t < n_trees; t++)
+	{
+		int32_t n = 0;
+		int     last = t >= n_trees - 4;
+		int32_t limit = max_depth > 12 && !last ? 6 : max_depth;
+		int32_t depth = (int32_t) (cs_rng_next(rng) % (uint64_t) (limit + 1));
+
+		random_subtree(e->nodes + e->tree_start[t],
+					   &n,
+					   cap,
+					   nf,
+					   depth,
+					   neg_inf_left == 1 || (neg_inf_left == 2 && last),
+					   rng);
+		e->tree_start[t + 1] = e->tree_start[t] + n;
+	}
+	e->n_nodes = e->tree_start[n_trees];
+}
+
+/* A random input value: often on a threshold, missing, infinite or out of float's range. */
+static double
+random_input(cs_rng *rng)
+{
+	static const double special[] = {
+		NAN,  INFINITY, -INFINITY, 0.0,    0.5,    -1.0, 2.0,
+		1e30, -1e-30,   1e300,     -1e300, 1e-300, -0.0, 0.49999999999999
+	};
+
+	if (cs_rng_uniform(rng) < 0.4)
+		return special[cs_rng_next(rng) % 14];
+	return 4.0 * cs_rng_uniform(rng) - 2.0;
+}
+
+/*
+ * The layout scores as the nodes, bit for bit, for random trees, inputs on
+ * the thresholds, missing, infinite or beyond float's range.  Where every
+ * group is expected to use the layout (depth up to 12, splits at -inf
+ * sending missing values left included), zeroing the nodes' values after
+ * preparing must not change the scores: the layout alone is read.
+ */
+static void
+test_fast_layout(void)
+{
+	/* trees, depth, splits at -inf with missing values left, all groups laid out */
+	static const int32_t cases[][4] = { { 1, 0, 0, 1 },   { 1, 6, 0, 1 },   { 7, 3, 0, 1 },
+										{ 16, 6, 0, 1 },  { 37, 8, 0, 1 },  { 50, 5, 0, 1 },
+										{ 20, 14, 0, 0 }, { 40, 14, 0, 0 }, { 40, 6, 1, 1 },
+										{ 40, 6, 2, 1 } };
+	cs_rng               rng;
+	int                  kind;
+	size_t               c;
+
+	cs_rng_seed(&rng, 42);
+	for (kind = 0; kind < 2; kind++)
+		for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+		{
+			cs_ensemble e;
+			cs_error    err = { 0 };
+			int32_t     nf = 5;
+			size_t      n = 300;
+			double     *x = malloc(sizeof(double) * n * (size_t) nf);
+			double     *slow = malloc(sizeof(double) * n);
+			double     *fast = malloc(sizeof(double) * n);
+			double     *rows = malloc(sizeof(double) * n);
+			double     *rows_slow = malloc(sizeof(double) * n);
+			size_t      i;
+			int64_t     k;
+			size_t      same = 0;
+			size_t      same_rows = 0;
+
+			if (x == NULL || slow == NULL || fast == NULL || rows == NULL || rows_slow == NULL)
+				abort();
+			random_ensemble(&e,
+							kind ? CS_ENSEMBLE_FOREST : CS_ENSEMBLE_BOOSTED,
+							cases[c][0],
+							cases[c][1],
+							nf,
+							cases[c][2],
+							&rng);
+			tap_ok(cs_ensemble_check(&e, &err) == CS_OK, "random ensemble is valid %s", err.msg);
+			for (i = 0; i < n * (size_t) nf; i++)
+				x[i] = random_input(&rng);
+			for (i = 0; i < n; i++)
+				slow[i] = cs_ensemble_margin(&e, x + i * (size_t) nf);
+			cs_ensemble_predict_rows(&e, x, n, (size_t) nf, rows_slow);
+			tap_ok(cs_ensemble_prepare(&e, &err) == CS_OK && e.fast != NULL, "the layout is built");
+			if (cases[c][3])
+				for (k = 0; k < e.n_nodes; k++)
+					e.nodes[k].value = 0.0;
+			for (i = 0; i < n; i++)
+				fast[i] = cs_ensemble_margin(&e, x + i * (size_t) nf);
+			cs_ensemble_predict_rows(&e, x, n, (size_t) nf, rows);
+			for (i = 0; i < n; i++)
+			{
+				same += memcmp(&slow[i], &fast[i], sizeof(double)) == 0;
+				same_rows += rows[i] == cs_ensemble_predict(&e, x + i * (size_t) nf) &&
+							 rows[i] == rows_slow[i];
+			}
+			tap_ok(same == n && same_rows == n,
+				   "%s, %d trees of depth up to %d%s: the layout%s scores as the nodes, bit for "
+				   "bit (%zu and %zu of %zu)",
+				   kind ? "forest" : "boosting",
+				   (int) cases[c][0],
+				   (int) cases[c][1],
+				   cases[c][2] == 1 ? ", splits at -inf with missing values left" :
+				   cases[c][2] == 2 ? ", such splits in the last trees" :
+									  "",
+				   cases[c][3] ? " alone" : "",
+				   same,
+				   same_rows,
+				   n);
+			cs_ensemble_free(&e);
+			free(x);
+			free(slow);
+			free(fast);
+			free(rows);
+			free(rows_slow);
+		}
+}
+
 int
 main(void)
 {
@@ -1102,7 +1410,9 @@ main(void)
 	test_gbm_missing();
 	test_gbm_monotone();
 	test_gbm_training();
+	test_gbm_train_margins();
 	test_ensemble();
+	test_fast_layout();
 	test_forest_small();
 	test_forest();
 	return tap_finish();
