@@ -5,8 +5,9 @@ Debian's python3-xgboost and python3-sklearn).
     /usr/bin/python3 bench/train_trees.py forest FILE.csv THREADS
 
 FILE.csv is the benchmark table exported by COPY: x1..x20 (NULL written as nan) and y (0/1).
-Loading is not timed.  The rows are shuffled with a fixed seed; the first 70% train (as many as
-cs_train's training split) and the next 15% are the holdout whose AUC is printed.
+Loading is not timed.  The rows are split as cs_train splits them (seed 42, the default): both
+libraries train on the database's training part and the AUC printed is on its test part, the very
+rows of cs_runs.metrics->'test', so the two AUCs compare directly.
 
   xgb:    times XGBClassifier(tree_method='hist', 200 trees, depth 6, eta 0.1, 256 bins,
           n_jobs=THREADS).fit, the holdout AUC, then predict_proba on every row of the file with
@@ -24,15 +25,45 @@ import time
 import numpy as np
 
 
+def database_split(X, y, seed=42):
+    """The rows of cs_train's training and test parts: the seeded stratified 70/15/15 split of
+    src/core/README.md ("The split"), vectorised.  Each row's hash chains the splitmix64
+    finaliser over the bits of its feature values (NaN for NULL, -0 as +0) and its label; per
+    class, rows sorted by (hash, row) give the first 70% (rounded) to training and the next 15%
+    to validation, the rest to test."""
+    def mix(z):
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+    n = len(y)
+    with np.errstate(over="ignore"):
+        h = mix(np.full(n, seed, dtype=np.uint64))
+        Xc = np.ascontiguousarray(np.where(X == 0.0, 0.0, X))
+        bits = np.where(np.isnan(Xc), np.uint64(0x7FF8000000000000), Xc.view(np.uint64))
+        for j in range(X.shape[1]):
+            h = mix(h ^ bits[:, j])
+        h = mix(h ^ y.astype(np.uint64))
+    train, test = [], []
+    for c in (0, 1):
+        idx = np.nonzero(y == c)[0]
+        order = idx[np.lexsort((idx, h[idx]))]
+        m = len(idx)
+        n_train = (7 * m + 5) // 10
+        n_valid = (15 * m + 50) // 100
+        train.append(order[:n_train])
+        test.append(order[n_train + n_valid:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+
+
 def load(path):
     t0 = time.time()
     a = np.loadtxt(path, delimiter=",", dtype=np.float64)
     X = np.ascontiguousarray(a[:, :-1])
     y = a[:, -1].astype(np.uint8)
     n = len(y)
-    perm = np.random.default_rng(20240601).permutation(n)
-    tr = np.sort(perm[: (70 * n) // 100])
-    ho = np.sort(perm[(70 * n) // 100: (85 * n) // 100])
+    tr, ho = database_split(X, y)
     print("load_s %.3f" % (time.time() - t0))
     print("n_rows %d" % n)
     print("n_train %d" % len(tr))

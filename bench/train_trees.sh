@@ -11,10 +11,10 @@
 #   1 boosting: cs_train(t, 'xgboost', 'y', name => 'bench_xgb', params => '{"n_estimators": 200,
 #     "max_depth": 6, "learning_rate": 0.1, "max_bin": 256}'), end to end (table read, training,
 #     evaluation: cs_runs.timings->'total', and the wall clock of the call), against
-#     XGBClassifier(tree_method='hist', same parameters, n_jobs=THREADS).fit on as many rows (a
-#     seeded random 70%; only fit is timed).  Target ratio <= 1.0.  AUC: ours on its test split
-#     (cs_runs.metrics->'test'->'auc'), XGBoost's on a seeded random 15% holdout of the same table:
-#     different rows of the same distribution, so expect noise of about +-0.002 at 1M rows.
+#     XGBClassifier(tree_method='hist', same parameters, n_jobs=THREADS).fit on the same training
+#     rows (bench/train_trees.py reproduces cs_train's seeded split; only fit is timed).  Target
+#     ratio <= 1.0.  AUC: ours on its test split (cs_runs.metrics->'test'->'auc'), XGBoost's on
+#     the same test rows; target: within 0.002.
 #   2 scoring: SELECT sum(cs_predict('bench_xgb', t.*)) FROM t, one core (parallel query off),
 #     median of 3 runs after a warm-up, against XGBoost's predict_proba on the same rows with one
 #     thread (nthread=1), median of 3 after a warm-up.  Target ratio <= 1.0.
@@ -161,7 +161,7 @@ if [[ " $MODELS " == *" xgb "* ]]; then
 	xfit=$(pyval "$DIR/xgb.out" fit_s); xauc=$(pyval "$DIR/xgb.out" auc)
 	xpred=$(pyval "$DIR/xgb.out" predict_s)
 	r=$(ratio "$total" "$xfit"); rw=$(ratio "$wall" "$xfit")
-	SUMMARY+=("boosting training: ours $total s (wall $wall s) / XGBoost fit $xfit s = $r (wall: $rw), target <= 1.0: $(verdict "$r" 1.0); AUC ours $auc (test split) vs XGBoost $xauc (random 15% holdout): difference $(awk -v a="$auc" -v b="$xauc" 'BEGIN { printf "%+.4f", a - b }')")
+	SUMMARY+=("boosting training: ours $total s (wall $wall s) / XGBoost fit $xfit s = $r (wall: $rw), target <= 1.0: $(verdict "$r" 1.0); AUC ours $auc (test split) vs XGBoost $xauc (the same test rows): difference $(awk -v a="$auc" -v b="$xauc" 'BEGIN { printf "%+.4f", a - b }')")
 
 	say "scoring: sum(cs_predict('bench_xgb', t.*)) over $ROWS rows, one core"
 	out=$(psql_pg -tA -F ' ' <<-'EOF'
