@@ -46,8 +46,8 @@ cs_status cs_fit_model(const cs_train_params *params, const cs_dataset *ds, cons
 double cs_fit_memory(const cs_train_params *params, const cs_dataset *ds, size_t n);
 
 /*
- * The same on threads threads (blocks of rows on a cs_pool; a network scores
- * on one thread, its row buffer being shared).  Results do not depend on the
+ * The same on threads threads (blocks of rows on a cs_pool; a prepared model
+ * is read-only, so the threads share it).  Results do not depend on the
  * thread count.
  */
 cs_status cs_score_rows_threads(const cs_model *m, const cs_dataset *ds, const size_t *rows,

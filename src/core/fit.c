@@ -395,7 +395,7 @@ cs_score_rows_threads(const cs_model *m, const cs_dataset *ds, const size_t *row
 	score_task t;
 	cs_status  st;
 
-	if (threads <= 1 || m->type == CS_MODEL_DNN || n < 2 * SCORE_BLOCK)
+	if (threads <= 1 || n < 2 * SCORE_BLOCK)
 		return cs_score_rows(m, ds, rows, n, p, err);
 	st = cs_pool_new(threads, &pool, err);
 	if (st != CS_OK)
