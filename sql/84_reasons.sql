@@ -22,6 +22,10 @@ SELECT cs_shap_values('net', c.*, samples => 100) <> cs_shap_values('net', c.*) 
   FROM credit c WHERE id = 7;
 SELECT feature, value, round(shap::numeric, 2) AS shap
   FROM cs_shap('net', (SELECT c FROM credit c WHERE id = 3)) ORDER BY abs(shap) DESC LIMIT 3;
+-- a long KernelSHAP call (all 8,190 coalitions x 100 background rows) can be cancelled
+SET statement_timeout = '100ms';
+SELECT cs_shap_values('net', c.*, samples => 100000) FROM credit c WHERE id = 1;
+RESET statement_timeout;
 SELECT sqlstate_of($$SELECT cs_shap_values('net', c.*, samples => 100001) FROM credit c LIMIT 1$$);
 SELECT sqlstate_of($$SELECT cs_shap_values('net', c.*, samples => -1) FROM credit c LIMIT 1$$);
 SELECT sqlstate_of($$SELECT cs_shap_values('net', '{"age": 30}'::jsonb)$$);

@@ -45,6 +45,8 @@ extern int   cs_max_model_size_kb;
 
 /* Raises the ERROR matching a core failure; context names the model or the step (module.c). */
 extern void cs_raise_core_error(const cs_error *err, const char *context) pg_attribute_noreturn();
+/* A core progress callback that asks to stop when a cancel or termination is pending. */
+extern int cs_interrupt_pending(void *ctx, double fraction, const char *message);
 
 /* ------------------------------------------------------------ encode.c */
 

@@ -254,8 +254,17 @@ shap_values(CsShapState *st, const cs_model *m, const double *input, int32 sampl
 		int32    nsamples = cs_kernel_samples(samples, nf);
 
 		cs_require_reference(m, st->handle.ref, "KernelSHAP");
-		if (cs_kernel_shap(m, input, m->reference.inputs, NULL, n_bg, nsamples, 0, st->phi, &err) !=
-			CS_OK)
+		if (cs_kernel_shap(m,
+						   input,
+						   m->reference.inputs,
+						   NULL,
+						   n_bg,
+						   nsamples,
+						   0,
+						   cs_interrupt_pending,
+						   NULL,
+						   st->phi,
+						   &err) != CS_OK)
 			cs_raise_core_error(&err, "KernelSHAP");
 		return;
 	}

@@ -8,6 +8,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "credit_scoring.h"
@@ -102,12 +103,22 @@ _PG_init(void)
 	MarkGUCPrefixReserved("credit_scoring");
 }
 
+/* A core progress callback: stop when a cancel or termination is pending. */
+int
+cs_interrupt_pending(void *ctx, double fraction, const char *message)
+{
+	return InterruptPending && (QueryCancelPending || ProcDiePending);
+}
+
 /* Raises the ERROR matching a core failure. */
 void
 cs_raise_core_error(const cs_error *err, const char *context)
 {
 	int code;
 
+	/* a cancelled core call: raise the pending interrupt itself */
+	if (err->code == CS_ERR_CANCELLED)
+		CHECK_FOR_INTERRUPTS();
 	switch (err->code)
 	{
 		case CS_ERR_NOMEM:

@@ -148,6 +148,8 @@ cs_reasons_compute(const cs_model *m, const char *ref, const double *input, int 
 					   cutoff,
 					   cs_kernel_shap_default_samples(nf),
 					   0,
+					   cs_interrupt_pending,
+					   NULL,
 					   phi,
 					   reference_score,
 					   &err) != CS_OK)

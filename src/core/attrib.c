@@ -445,7 +445,8 @@ same_value(double a, double b)
 
 cs_status
 cs_kernel_shap(const cs_model *m, const double *x, const double *bg, const double *bg_weight,
-			   int32_t n_bg, int32_t nsamples, uint64_t seed, double *phi, cs_error *err)
+			   int32_t n_bg, int32_t nsamples, uint64_t seed, cs_progress_fn progress, void *ctx,
+			   double *phi, cs_error *err)
 {
 	int32_t    nf = m->schema.n_features;
 	int32_t   *vary = NULL;
@@ -523,6 +524,13 @@ cs_kernel_shap(const cs_model *m, const double *x, const double *bg, const doubl
 	{
 		const uint8_t *mask = c.mask + i * (size_t) M;
 		double         v = 0;
+
+		if (progress != NULL && i % 64 == 0 &&
+			progress(ctx, (double) i / (double) c.n, "evaluating coalitions"))
+		{
+			st = cs_fail(err, CS_ERR_CANCELLED, "KernelSHAP cancelled");
+			goto done;
+		}
 
 		for (b_row = 0; b_row < n_bg; b_row++)
 		{
@@ -717,7 +725,8 @@ tree_input(const cs_model *m, const double *in, double *out)
 
 cs_status
 cs_reference_shap(const cs_model *m, const double *x, const double *refs, const double *weights,
-				  int32_t n_refs, int32_t nsamples, uint64_t seed, double *phi, cs_error *err)
+				  int32_t n_refs, int32_t nsamples, uint64_t seed, cs_progress_fn progress,
+				  void *ctx, double *phi, cs_error *err)
 {
 	int32_t nf = m->schema.n_features;
 	int32_t i, j;
@@ -726,7 +735,7 @@ cs_reference_shap(const cs_model *m, const double *x, const double *refs, const 
 	if (n_refs < 1)
 		return cs_fail(err, CS_ERR_INVALID, "no reference rows to compare with");
 	if (m->type == CS_MODEL_DNN)
-		return cs_kernel_shap(m, x, refs, weights, n_refs, nsamples, seed, phi, err);
+		return cs_kernel_shap(m, x, refs, weights, n_refs, nsamples, seed, progress, ctx, phi, err);
 	memset(phi, 0, sizeof(double) * ((size_t) nf + 1));
 	for (i = 0; i < n_refs; i++)
 		base +=
@@ -798,7 +807,8 @@ cs_reference_shap(const cs_model *m, const double *x, const double *refs, const 
 
 cs_status
 cs_cutoff_shap(const cs_model *m, const double *x, double cutoff, int32_t nsamples, uint64_t seed,
-			   double *phi, double *reference_score, cs_error *err)
+			   cs_progress_fn progress, void *ctx, double *phi, double *reference_score,
+			   cs_error *err)
 {
 	const cs_reference *ref = &m->reference;
 	int32_t             nf = m->schema.n_features;
@@ -869,7 +879,7 @@ cs_cutoff_shap(const cs_model *m, const double *x, double cutoff, int32_t nsampl
 		weight[i] = i < n_below ? (1 - w_above) / n_below : w_above / n_above;
 		mean += weight[i] * ref->values[idx[i]];
 	}
-	st = cs_reference_shap(m, x, refs, weight, n, nsamples, seed, phi, err);
+	st = cs_reference_shap(m, x, refs, weight, n, nsamples, seed, progress, ctx, phi, err);
 	cs_free(refs);
 	if (m->type == CS_MODEL_RANDOM_FOREST)
 		*reference_score = mean;

@@ -57,10 +57,12 @@ int32_t cs_kernel_shap_default_samples(int32_t nf);
  * most nsamples, all are evaluated and the values are the exact Shapley
  * values; otherwise coalition sizes are enumerated from the ends while the
  * budget allows and the rest sampled (seeded), paired with their complements.
+ * progress (may be NULL) is asked every 64 coalitions whether to stop:
+ * CS_ERR_CANCELLED when it says so.
  */
-cs_status
-cs_kernel_shap(const cs_model *m, const double *x, const double *bg, const double *bg_weight,
-			   int32_t n_bg, int32_t nsamples, uint64_t seed, double *phi, cs_error *err);
+cs_status cs_kernel_shap(const cs_model *m, const double *x, const double *bg,
+						 const double *bg_weight, int32_t n_bg, int32_t nsamples, uint64_t seed,
+						 cs_progress_fn progress, void *ctx, double *phi, cs_error *err);
 
 /*
  * Exact Shapley values of one tree ensemble's output at x when the features
@@ -82,9 +84,9 @@ void   cs_tree_shap_baseline(const cs_ensemble *e, const double *x, const double
  * network.  phi[n_features] is the mean cs_explain_value of the references;
  * the values sum to cs_explain_value(x).
  */
-cs_status
-cs_reference_shap(const cs_model *m, const double *x, const double *refs, const double *weights,
-				  int32_t n_refs, int32_t nsamples, uint64_t seed, double *phi, cs_error *err);
+cs_status cs_reference_shap(const cs_model *m, const double *x, const double *refs,
+							const double *weights, int32_t n_refs, int32_t nsamples, uint64_t seed,
+							cs_progress_fn progress, void *ctx, double *phi, cs_error *err);
 
 /*
  * Reason codes' attribution: Shapley values of x (phi, n_features + 1 values)
@@ -97,6 +99,7 @@ cs_reference_shap(const cs_model *m, const double *x, const double *refs, const 
  * row lies on one side of it).  CS_ERR_INVALID without a reference sample.
  */
 cs_status cs_cutoff_shap(const cs_model *m, const double *x, double cutoff, int32_t nsamples,
-						 uint64_t seed, double *phi, double *reference_score, cs_error *err);
+						 uint64_t seed, cs_progress_fn progress, void *ctx, double *phi,
+						 double *reference_score, cs_error *err);
 
 #endif /* CS_ATTRIB_H */

@@ -174,6 +174,16 @@ max_diff(const double *a, const double *b, int n)
 	return d;
 }
 
+/* A progress callback that asks to stop. */
+static int
+stop_at_once(void *ctx, double fraction, const char *message)
+{
+	(void) ctx;
+	(void) fraction;
+	(void) message;
+	return 1;
+}
+
 /* ----------------------------------------------------------------- tests */
 
 static void
@@ -199,8 +209,17 @@ test_kernel_exact(void)
 		memcpy(xin, x, sizeof(double) * nf);
 		if (t >= 5)
 			xin[t % nf] = NAN; /* a missing value too */
-		if (cs_kernel_shap(m, xin, m->reference.inputs, NULL, 20, 2 * nf + 2048, 0, phi, &err) !=
-			CS_OK)
+		if (cs_kernel_shap(m,
+						   xin,
+						   m->reference.inputs,
+						   NULL,
+						   20,
+						   2 * nf + 2048,
+						   0,
+						   NULL,
+						   NULL,
+						   phi,
+						   &err) != CS_OK)
 			printf("# %s\n", err.msg);
 		brute_force(m, xin, m->reference.inputs, 20, ref);
 		worst = fmax(worst, max_diff(phi, ref, nf + 1));
@@ -237,15 +256,15 @@ test_kernel_converges(void)
 		const double *bg = m->reference.inputs;
 
 		brute_force(m, x, bg, 5, exact);
-		ok &= cs_kernel_shap(m, x, bg, NULL, 5, 100, 1, phi, &err) == CS_OK;
+		ok &= cs_kernel_shap(m, x, bg, NULL, 5, 100, 1, NULL, NULL, phi, &err) == CS_OK;
 		e_small += max_diff(phi, exact, nf);
-		ok &= cs_kernel_shap(m, x, bg, NULL, 5, 1000, 1, phi, &err) == CS_OK;
+		ok &= cs_kernel_shap(m, x, bg, NULL, 5, 1000, 1, NULL, NULL, phi, &err) == CS_OK;
 		e_mid += max_diff(phi, exact, nf);
-		ok &= cs_kernel_shap(m, x, bg, NULL, 5, 3500, 1, phi, &err) == CS_OK;
+		ok &= cs_kernel_shap(m, x, bg, NULL, 5, 3500, 1, NULL, NULL, phi, &err) == CS_OK;
 		e_large += max_diff(phi, exact, nf);
-		ok &= cs_kernel_shap(m, x, bg, NULL, 5, 3500, 1, again, &err) == CS_OK;
+		ok &= cs_kernel_shap(m, x, bg, NULL, 5, 3500, 1, NULL, NULL, again, &err) == CS_OK;
 		ok &= memcmp(phi, again, sizeof(double) * (nf + 1)) == 0;
-		ok &= cs_kernel_shap(m, x, bg, NULL, 5, 4094, 1, phi, &err) == CS_OK;
+		ok &= cs_kernel_shap(m, x, bg, NULL, 5, 4094, 1, NULL, NULL, phi, &err) == CS_OK;
 		e_all += max_diff(phi, exact, nf);
 	}
 	tap_ok(ok, "KernelSHAP runs with 100 to 4094 samples and repeats itself exactly");
@@ -263,6 +282,8 @@ test_kernel_converges(void)
 						5,
 						2000,
 						2,
+						NULL,
+						NULL,
 						again,
 						&err) == CS_OK &&
 		 cs_kernel_shap(m,
@@ -272,12 +293,35 @@ test_kernel_converges(void)
 						5,
 						2000,
 						1,
+						NULL,
+						NULL,
 						phi,
 						&err) == CS_OK;
 	tap_ok(ok && memcmp(phi, again, sizeof(double) * nf) != 0, "another seed samples otherwise");
+	tap_ok(cs_kernel_shap(m,
+						  m->reference.inputs + nf,
+						  m->reference.inputs,
+						  NULL,
+						  5,
+						  2000,
+						  1,
+						  stop_at_once,
+						  NULL,
+						  phi,
+						  &err) == CS_ERR_CANCELLED,
+		   "a progress callback that says stop cancels: CS_ERR_CANCELLED");
 	/* a row equal to the only background row: every value 0, base = its margin */
-	ok = cs_kernel_shap(m, m->reference.inputs, m->reference.inputs, NULL, 1, 100, 0, phi, &err) ==
-		 CS_OK;
+	ok = cs_kernel_shap(m,
+						m->reference.inputs,
+						m->reference.inputs,
+						NULL,
+						1,
+						100,
+						0,
+						NULL,
+						NULL,
+						phi,
+						&err) == CS_OK;
 	for (t = 0; t < nf; t++)
 		ok &= phi[t] == 0;
 	tap_ok(ok && phi[nf] == cs_explain_value(m, m->reference.inputs),
@@ -289,6 +333,8 @@ test_kernel_converges(void)
 						  0,
 						  100,
 						  0,
+						  NULL,
+						  NULL,
 						  phi,
 						  &err) == CS_ERR_INVALID,
 		   "no background rows: CS_ERR_INVALID");
@@ -326,7 +372,7 @@ test_reference_exact(void)
 			int           n_refs = 1 + t % 4;
 			double        sum = 0;
 
-			if (cs_reference_shap(m, x, refs, NULL, n_refs, 100, 0, phi, &err) != CS_OK)
+			if (cs_reference_shap(m, x, refs, NULL, n_refs, 100, 0, NULL, NULL, phi, &err) != CS_OK)
 				printf("# %s\n", err.msg);
 			brute_force(m, x, refs, n_refs, exact);
 			worst = fmax(worst, max_diff(phi, exact, nf + 1));
@@ -443,12 +489,12 @@ test_cutoff(void)
 	int           j;
 	int           ok;
 
-	tap_ok(cs_cutoff_shap(m, m->reference.inputs, 0.5, 100, 0, phi, &ref_score, &err) ==
+	tap_ok(cs_cutoff_shap(m, m->reference.inputs, 0.5, 100, 0, NULL, NULL, phi, &ref_score, &err) ==
 			   CS_ERR_INVALID,
 		   "no reference sample: CS_ERR_INVALID");
 	cs_reference_build(m, ds, rows, 2000, 1, 500, &err);
 	x = m->reference.inputs + 17 * nf;
-	ok = cs_cutoff_shap(m, x, 0.3, 100, 0, phi, &ref_score, &err) == CS_OK;
+	ok = cs_cutoff_shap(m, x, 0.3, 100, 0, NULL, NULL, phi, &ref_score, &err) == CS_OK;
 	tap_ok(ok && fabs(ref_score - 0.3) < 1e-12,
 		   "the weighted cutoff reference scores the cutoff (%.15f for 0.3)",
 		   ref_score);
@@ -462,14 +508,14 @@ test_cutoff(void)
 		cs_model *net = fit(CS_MODEL_DNN, ds, rows, 2000);
 
 		cs_reference_build(net, ds, rows, 2000, 1, 500, &err);
-		ok = cs_cutoff_shap(net, x, 0.3, 2048, 0, phi, &ref_score, &err) == CS_OK;
+		ok = cs_cutoff_shap(net, x, 0.3, 2048, 0, NULL, NULL, phi, &ref_score, &err) == CS_OK;
 		for (sum = 0, j = 0; j <= nf; j++)
 			sum += phi[j];
 		tap_ok(ok && fabs(ref_score - 0.3) < 1e-12 && fabs(sum - cs_explain_value(net, x)) < 1e-9,
 			   "network: the same with KernelSHAP over the weighted reference");
 		cs_model_free(net);
 	}
-	tap_ok(cs_cutoff_shap(m, x, 1, 100, 0, phi, &ref_score, &err) == CS_ERR_INVALID,
+	tap_ok(cs_cutoff_shap(m, x, 1, 100, 0, NULL, NULL, phi, &ref_score, &err) == CS_ERR_INVALID,
 		   "cutoff 1: CS_ERR_INVALID");
 	cs_model_free(m);
 	cs_dataset_free(ds);
