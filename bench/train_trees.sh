@@ -42,6 +42,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$REPO/scripts/common.sh"
 # shellcheck source=bench/cluster.sh
 source "$REPO/bench/cluster.sh"
+# shellcheck source=bench/data.sh
+source "$REPO/bench/data.sh"
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 ROWS=${ROWS:-1000000}
 THREADS=${THREADS:-2}
@@ -123,29 +125,14 @@ say "data: $ROWS rows, 20 float8 features, boolean target"
 psql_pg <<-EOF
 	CREATE EXTENSION credit_scoring;
 	CREATE EXTENSION pg_prewarm;
-	-- x_j ~ Normal(10j, j), NULL in 1% of the rows each; u_j = (x_j - 10j) / j standardised (0
-	-- when NULL); y from a nonlinear logistic model of the u_j.  Seeded, serial plan.
-	SELECT setseed(0.25);
-	SELECT format(
-	    'CREATE TABLE t AS SELECT %s, random() < 1 / (1 + exp(-(%s))) AS y'
-	    ' FROM (SELECT %s, * FROM (SELECT %s FROM generate_series(1, %s)) s0) s1',
-	    string_agg(format('x%s', j), ', ' ORDER BY j),
-	    '-0.5 + 0.8 * u1 - 0.6 * u2 + 0.5 * u3 * u4 + 0.7 * sin(2 * u5) + 0.4 * ln(1 + exp(u9))'
-	    ' - 0.3 * u13 * u13 + 0.6 * (u17 > 0.5)::int - 0.5 * abs(u18) + 0.3 * u6 * (u14 > 0)::int'
-	    ' + 0.2 * u7 - 0.2 * u10',
-	    string_agg(format('coalesce((x%s - %s) / %s.0, 0) AS u%s', j, 10 * j, j, j), ', ' ORDER BY j),
-	    string_agg(format('CASE WHEN random() < 0.01 THEN NULL ELSE %s + %s * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) END AS x%s',
-	                      10 * j, j, j), ', ' ORDER BY j),
-	    $ROWS)
-	  FROM generate_series(1, 20) AS j \gexec
-	VACUUM (FREEZE, ANALYZE) t;
+	$(bench_table_sql t "$ROWS")
 	SELECT pg_prewarm('t');
 	\pset footer off
 	SELECT count(*) AS rows, round(avg(y::int), 4) AS positive_rate,
 	       round(avg((x1 IS NULL)::int), 4) AS null_rate_x1,
 	       pg_size_pretty(pg_relation_size('t')) AS table_size
 	  FROM t;
-	COPY (SELECT $(printf 'coalesce(x%s::text, '"'"'nan'"'"'), ' {1..20}) y::int FROM t) TO '$DIR/t.csv' WITH (FORMAT csv);
+	$(bench_table_copy t "$DIR/t.csv")
 EOF
 echo "exported $DIR/t.csv ($(du -h "$DIR/t.csv" | cut -f1))"
 

@@ -147,6 +147,8 @@ typedef struct CsModelHandle
 	double         *input;
 } CsModelHandle;
 
+/* The call site's model handle in fn_extra, allocated on first use. */
+extern CsModelHandle  *cs_call_site_handle(FunctionCallInfo fcinfo);
 extern const cs_model *cs_handle_by_name(CsModelHandle *h, text *ref, MemoryContext mcxt);
 /* The model of a blob argument (arg 0), decoded once per distinct blob. */
 extern const cs_model *cs_handle_by_blob(CsModelHandle *h, FunctionCallInfo fcinfo);
@@ -157,6 +159,8 @@ extern void cs_handle_record_inputs(CsModelHandle *h, HeapTupleHeader td, Memory
 extern int32 cs_kernel_samples(int32 samples, int32 n_features);
 /* explain.c: an error naming the model unless it keeps a reference sample */
 extern void cs_require_reference(const cs_model *m, const char *ref, const char *what);
+/* explain.c: the text of one input value (the number, the category, "(unseen)"), or NULL */
+extern Datum cs_input_text(const cs_feature *f, double x, bool *isnull);
 
 /* ------------------------------------------------------------- reasons.c */
 

@@ -314,8 +314,8 @@ shap_array(CsShapState *st)
 }
 
 /* The text of one input value: the number, the category, or NULL. */
-static Datum
-input_text(const cs_feature *f, double x, bool *isnull)
+Datum
+cs_input_text(const cs_feature *f, double x, bool *isnull)
 {
 	*isnull = isnan(x);
 	if (*isnull)
@@ -344,7 +344,7 @@ shap_rows(FunctionCallInfo fcinfo, CsShapState *st)
 
 		values[0] = CStringGetTextDatum(j < nf ? m->schema.features[j].name : "(base value)");
 		if (j < nf)
-			values[1] = input_text(&m->schema.features[j], st->handle.input[j], &nulls[1]);
+			values[1] = cs_input_text(&m->schema.features[j], st->handle.input[j], &nulls[1]);
 		else
 			nulls[1] = true;
 		values[2] = Float8GetDatum(st->phi[j]);

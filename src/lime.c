@@ -293,20 +293,6 @@ check_jsonb_keys(Jsonb *jb, const cs_model *m, const char *model)
 							 "missing value.")));
 }
 
-/* The text of one input value: the number, the category, or NULL. */
-static Datum
-value_text(const cs_feature *f, double x, bool *isnull)
-{
-	*isnull = isnan(x);
-	if (*isnull)
-		return (Datum) 0;
-	if (f->kind == CS_KIND_NUMERIC)
-		return CStringGetTextDatum(float8out_internal(x));
-	if (x < 0 || x >= f->n_levels)
-		return CStringGetTextDatum("(unseen)");
-	return CStringGetTextDatum(f->levels[(int) x]);
-}
-
 /* lime's name of the instance's bin. */
 static Datum
 condition_text(const cs_feature *f, const cs_lime_feature *s, double x)
@@ -449,7 +435,7 @@ lime_rows(FunctionCallInfo fcinfo, bool jsonb_input)
 		bool              nulls[8] = { false, false, false, false, false, false, false, false };
 
 		values[0] = CStringGetTextDatum(f->name);
-		values[1] = value_text(f, st->handle.input[j], &nulls[1]);
+		values[1] = cs_input_text(f, st->handle.input[j], &nulls[1]);
 		values[2] = condition_text(f, &st->stats.features[j], st->handle.input[j]);
 		values[3] = Float8GetDatum(res.weight[j]);
 		values[4] = Float8GetDatum(res.intercept);

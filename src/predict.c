@@ -27,8 +27,8 @@ PG_FUNCTION_INFO_V1(cs_predict_blob_record);
 PG_FUNCTION_INFO_V1(cs_predict_blob_jsonb);
 
 /* The call site's handle, allocated on first use. */
-static CsModelHandle *
-call_site_handle(FunctionCallInfo fcinfo)
+CsModelHandle *
+cs_call_site_handle(FunctionCallInfo fcinfo)
 {
 	if (fcinfo->flinfo->fn_extra == NULL)
 		fcinfo->flinfo->fn_extra =
@@ -179,7 +179,7 @@ score_record(CsModelHandle *h, HeapTupleHeader td, MemoryContext mcxt)
 Datum
 cs_predict_name_record(PG_FUNCTION_ARGS)
 {
-	CsModelHandle *h = call_site_handle(fcinfo);
+	CsModelHandle *h = cs_call_site_handle(fcinfo);
 
 	cs_handle_by_name(h, PG_GETARG_TEXT_PP(0), fcinfo->flinfo->fn_mcxt);
 	PG_RETURN_FLOAT8(score_record(h, PG_GETARG_HEAPTUPLEHEADER(1), fcinfo->flinfo->fn_mcxt));
@@ -189,7 +189,7 @@ cs_predict_name_record(PG_FUNCTION_ARGS)
 Datum
 cs_predict_name_jsonb(PG_FUNCTION_ARGS)
 {
-	CsModelHandle *h = call_site_handle(fcinfo);
+	CsModelHandle *h = cs_call_site_handle(fcinfo);
 
 	cs_handle_by_name(h, PG_GETARG_TEXT_PP(0), fcinfo->flinfo->fn_mcxt);
 	cs_jsonb_inputs(PG_GETARG_JSONB_P(1), h->model, h->input);
@@ -200,7 +200,7 @@ cs_predict_name_jsonb(PG_FUNCTION_ARGS)
 Datum
 cs_predict_blob_record(PG_FUNCTION_ARGS)
 {
-	CsModelHandle *h = call_site_handle(fcinfo);
+	CsModelHandle *h = cs_call_site_handle(fcinfo);
 
 	cs_handle_by_blob(h, fcinfo);
 	PG_RETURN_FLOAT8(score_record(h, PG_GETARG_HEAPTUPLEHEADER(1), fcinfo->flinfo->fn_mcxt));
@@ -210,7 +210,7 @@ cs_predict_blob_record(PG_FUNCTION_ARGS)
 Datum
 cs_predict_blob_jsonb(PG_FUNCTION_ARGS)
 {
-	CsModelHandle *h = call_site_handle(fcinfo);
+	CsModelHandle *h = cs_call_site_handle(fcinfo);
 
 	cs_handle_by_blob(h, fcinfo);
 	cs_jsonb_inputs(PG_GETARG_JSONB_P(1), h->model, h->input);

@@ -138,16 +138,6 @@ cs_predict_support(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(NULL);
 }
 
-/* The call site's handle, allocated on first use. */
-static CsModelHandle *
-columns_handle(FunctionCallInfo fcinfo)
-{
-	if (fcinfo->flinfo->fn_extra == NULL)
-		fcinfo->flinfo->fn_extra =
-			MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CsModelHandle));
-	return (CsModelHandle *) fcinfo->flinfo->fn_extra;
-}
-
 /*
  * Scores the columns with the handle's model: the column map is built once
  * per model from the names array and the arguments' types.
@@ -218,7 +208,7 @@ cs_predict_columns_name(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_NULL();
-	h = columns_handle(fcinfo);
+	h = cs_call_site_handle(fcinfo);
 	cs_handle_by_name(h, PG_GETARG_TEXT_PP(0), fcinfo->flinfo->fn_mcxt);
 	PG_RETURN_FLOAT8(score_columns(fcinfo, h));
 }
@@ -231,7 +221,7 @@ cs_predict_columns_blob(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_NULL();
-	h = columns_handle(fcinfo);
+	h = cs_call_site_handle(fcinfo);
 	cs_handle_by_blob(h, fcinfo);
 	PG_RETURN_FLOAT8(score_columns(fcinfo, h));
 }

@@ -194,20 +194,6 @@ typedef struct CsReasonsState
 	CsReasonTexts texts;
 } CsReasonsState;
 
-/* The text of one input value: the number, the category, or NULL. */
-static Datum
-value_text(const cs_feature *f, double x, bool *isnull)
-{
-	*isnull = isnan(x);
-	if (*isnull)
-		return (Datum) 0;
-	if (f->kind == CS_KIND_NUMERIC)
-		return CStringGetTextDatum(float8out_internal(x));
-	if (x < 0 || x >= f->n_levels)
-		return CStringGetTextDatum("(unseen)");
-	return CStringGetTextDatum(f->levels[(int) x]);
-}
-
 static Datum
 reasons_rows(FunctionCallInfo fcinfo, bool jsonb_input)
 {
@@ -257,7 +243,7 @@ reasons_rows(FunctionCallInfo fcinfo, bool jsonb_input)
 
 		values[0] = Int32GetDatum(i + 1);
 		values[1] = CStringGetTextDatum(f->name);
-		values[2] = value_text(f, st->handle.input[reasons[i].feature], &nulls[2]);
+		values[2] = cs_input_text(f, st->handle.input[reasons[i].feature], &nulls[2]);
 		values[3] = Float8GetDatum(reasons[i].contribution);
 		nulls[4] = code == NULL;
 		values[4] = code ? CStringGetTextDatum(code) : (Datum) 0;
