@@ -119,7 +119,20 @@ INSERT INTO credit_parts SELECT * FROM credit;
 SELECT count(*) AS differing_rows
   FROM credit_parts p JOIN credit c USING (id)
  WHERE cs_predict('credit_risk@1', p.*) <> cs_predict('credit_risk@1', c.*);
+-- a view's row: the planner pulls the view up into ROW(...); rewritten too,
+-- computed columns included; on the nullable side of an outer join it is left
+-- as it is (NULL rows score NULL)
+CREATE VIEW credit_view AS
+SELECT id, status, seniority, home, time, age, marital, records, job, expenses,
+       income * 1 AS income, assets, debt, amount, price FROM credit;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT cs_predict('credit_risk@1', v.*) FROM credit_view v;
+SELECT count(*) AS differing_rows
+  FROM credit c JOIN credit_view v USING (id)
+ WHERE cs_predict('credit_risk@1', v.*) <> cs_predict('credit_risk@1', c.*);
+SELECT count(*) AS rows, count(cs_predict('credit_risk@1', v.*)) AS scored
+  FROM generate_series(1, 3) g LEFT JOIN credit_view v ON v.id = -g;
 -- a row that lacks a feature is still an error naming it
 CREATE TABLE credit_short AS SELECT id, status, seniority FROM credit;
 SELECT sqlstate_of($$SELECT cs_predict('credit_risk@1', s.*) FROM credit_short s$$);
+DROP VIEW credit_view;
 DROP TABLE credit_parts, credit_short;

@@ -12,9 +12,12 @@
  * which receives the columns the scan has already extracted.  The names
  * array maps them to features the way a record's column names do; t.ctid is
  * NULL exactly when the whole row would be (the null-extended side of an
- * outer join), and the result is then NULL, as for the strict original.
- * Everything else (other row expressions, subqueries, views already
- * expanded, outer references) keeps the original call.
+ * outer join), and the result is then NULL, as for the strict original.  The
+ * row of a view or a simple subquery, which the planner has turned into
+ * ROW(expr, ...) with column names by then, is rewritten the same way, its
+ * expressions passed instead of the composite.  Everything else (a row the
+ * planner keeps as a composite, outer references, ROW(...) without names)
+ * keeps the original call.
  */
 #include "postgres.h"
 
@@ -32,6 +35,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/typcache.h"
 
 #include <math.h>
 
@@ -44,42 +48,21 @@ PG_FUNCTION_INFO_V1(cs_predict_columns_blob);
 /* Arguments of cs_predict_columns before the columns: model, names, ctid. */
 #define FIRST_COLUMN 3
 
-/* The rewritten call, or NULL to keep the original. */
+/*
+ * cs_predict_columns(model, names, marker, columns...) for a call of
+ * cs_predict(model, row), or NULL when the function is not installed.
+ */
 static Node *
-rewrite_whole_row(SupportRequestSimplify *req)
+columns_call(FuncExpr *fe, List *names, Node *marker, List *columns)
 {
-	FuncExpr      *fe = req->fcall;
-	Node          *row;
-	Var           *v;
-	RangeTblEntry *rte;
-	Relation       rel;
-	TupleDesc      desc;
-	List          *args = NIL;
-	Datum         *names;
-	int            n_names = 0;
-	Oid            argtypes[3];
-	Oid            target;
-	List          *fname;
-	FuncExpr      *call;
-	int            i;
-
-	if (req->root == NULL || list_length(fe->args) != 2)
-		return NULL;
-	row = lsecond(fe->args);
-	if (!IsA(row, Var))
-		return NULL;
-	v = (Var *) row;
-	if (v->varattno != 0 || v->varlevelsup != 0 || v->varno < 1 ||
-		v->varno > list_length(req->root->parse->rtable))
-		return NULL;
-	rte = rt_fetch(v->varno, req->root->parse->rtable);
-	if (rte->rtekind != RTE_RELATION ||
-		(rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_MATVIEW &&
-		 rte->relkind != RELKIND_PARTITIONED_TABLE))
-		return NULL;
-	/* the row type must be the relation's own (not a ConvertRowtypeExpr target) */
-	if (v->vartype != get_rel_type_id(rte->relid))
-		return NULL;
+	Oid       argtypes[3];
+	Oid       target;
+	List     *fname;
+	Datum    *d;
+	ListCell *lc;
+	int       n = 0;
+	FuncExpr *call;
+	Const    *names_const;
 
 	argtypes[0] = exprType(linitial(fe->args));
 	argtypes[1] = TEXTARRAYOID;
@@ -89,42 +72,152 @@ rewrite_whole_row(SupportRequestSimplify *req)
 	target = LookupFuncName(fname, 3, argtypes, true);
 	if (!OidIsValid(target))
 		return NULL;
+	d = palloc(sizeof(Datum) * Max(list_length(names), 1));
+	foreach(lc, names)
+		d[n++] = CStringGetTextDatum(strVal(lfirst(lc)));
+	names_const =
+		makeConst(TEXTARRAYOID,
+				  -1,
+				  InvalidOid,
+				  -1,
+				  PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT)),
+				  false,
+				  false);
+	call = makeFuncExpr(target,
+						FLOAT8OID,
+						lcons(linitial(fe->args), lcons(names_const, lcons(marker, columns))),
+						InvalidOid,
+						fe->inputcollid,
+						COERCE_EXPLICIT_CALL);
+	call->location = fe->location;
+	return (Node *) call;
+}
 
+/* The whole-row Var of a table: its columns, marked by its ctid. */
+static Node *
+rewrite_table_row(FuncExpr *fe, PlannerInfo *root, Var *v)
+{
+	RangeTblEntry *rte;
+	Relation       rel;
+	TupleDesc      desc;
+	List          *names = NIL;
+	List          *columns = NIL;
+	int            i;
+
+	if (v->varattno != 0 || v->varlevelsup != 0 || v->varno < 1 ||
+		v->varno > list_length(root->parse->rtable))
+		return NULL;
+	rte = rt_fetch(v->varno, root->parse->rtable);
+	if (rte->rtekind != RTE_RELATION ||
+		(rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_MATVIEW &&
+		 rte->relkind != RELKIND_PARTITIONED_TABLE))
+		return NULL;
+	/* the row type must be the relation's own (not a ConvertRowtypeExpr target) */
+	if (v->vartype != get_rel_type_id(rte->relid))
+		return NULL;
 	rel = table_open(rte->relid, NoLock); /* the planner holds a lock already */
 	desc = RelationGetDescr(rel);
-	names = palloc(sizeof(Datum) * Max(desc->natts, 1));
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
 		if (att->attisdropped)
 			continue;
-		names[n_names++] = CStringGetTextDatum(NameStr(att->attname));
-		args = lappend(args,
-					   makeVar(v->varno,
-							   att->attnum,
-							   att->atttypid,
-							   att->atttypmod,
-							   att->attcollation,
-							   0));
+		names = lappend(names, makeString(pstrdup(NameStr(att->attname))));
+		columns = lappend(columns,
+						  makeVar(v->varno,
+								  att->attnum,
+								  att->atttypid,
+								  att->atttypmod,
+								  att->attcollation,
+								  0));
 	}
 	table_close(rel, NoLock);
+	return columns_call(fe,
+						names,
+						(Node *) makeVar(v->varno,
+										 SelfItemPointerAttributeNumber,
+										 TIDOID,
+										 -1,
+										 InvalidOid,
+										 0),
+						columns);
+}
 
-	args =
-		lcons(makeVar(v->varno, SelfItemPointerAttributeNumber, TIDOID, -1, InvalidOid, 0), args);
-	args = lcons(makeConst(TEXTARRAYOID,
-						   -1,
-						   InvalidOid,
-						   -1,
-						   PointerGetDatum(
-							   construct_array(names, n_names, TEXTOID, -1, false, TYPALIGN_INT)),
-						   false,
-						   false),
-				 args);
-	args = lcons(linitial(fe->args), args);
-	call = makeFuncExpr(target, FLOAT8OID, args, InvalidOid, fe->inputcollid, COERCE_EXPLICIT_CALL);
-	call->location = fe->location;
-	return (Node *) call;
+/*
+ * The row of a view or subquery that the planner pulled up: ROW(...) with the
+ * column names.  It is never NULL as a whole (on the nullable side of an
+ * outer join the planner wraps it in a PlaceHolderVar, which is left alone),
+ * so the marker is a constant.
+ */
+static Node *
+rewrite_pulled_up_row(FuncExpr *fe, RowExpr *r)
+{
+	List     *names = NIL;
+	List     *columns = NIL;
+	ListCell *lc;
+	int       i = 0;
+
+	if (r->colnames != NIL)
+	{
+		ListCell *lc_name;
+
+		/* a RECORD row: the names come with it */
+		if (list_length(r->colnames) != list_length(r->args))
+			return NULL;
+		forboth(lc_name, r->colnames, lc, r->args)
+		{
+			const char *name = strVal(lfirst(lc_name));
+
+			if (name[0] == '\0')
+				continue; /* a dropped column */
+			names = lappend(names, makeString(pstrdup(name)));
+			columns = lappend(columns, lfirst(lc));
+		}
+	}
+	else if (r->row_typeid != RECORDOID)
+	{
+		/* a view's (or table's) row type: its attributes, dropped ones included */
+		TupleDesc desc = lookup_rowtype_tupdesc_noerror(r->row_typeid, -1, true);
+
+		if (desc == NULL)
+			return NULL;
+		if (desc->natts != list_length(r->args))
+		{
+			ReleaseTupleDesc(desc);
+			return NULL;
+		}
+		foreach(lc, r->args)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i++);
+
+			if (att->attisdropped)
+				continue;
+			names = lappend(names, makeString(pstrdup(NameStr(att->attname))));
+			columns = lappend(columns, lfirst(lc));
+		}
+		ReleaseTupleDesc(desc);
+	}
+	else
+		return NULL;
+	return columns_call(fe, names, (Node *) makeBoolConst(true, false), columns);
+}
+
+/* The rewritten call, or NULL to keep the original. */
+static Node *
+rewrite_whole_row(SupportRequestSimplify *req)
+{
+	FuncExpr *fe = req->fcall;
+	Node     *row;
+
+	if (req->root == NULL || list_length(fe->args) != 2)
+		return NULL;
+	row = lsecond(fe->args);
+	if (IsA(row, Var))
+		return rewrite_table_row(fe, req->root, (Var *) row);
+	if (IsA(row, RowExpr))
+		return rewrite_pulled_up_row(fe, (RowExpr *) row);
+	return NULL;
 }
 
 /* Planner support of cs_predict(model, record): the whole-row rewrite. */
