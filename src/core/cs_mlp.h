@@ -85,25 +85,26 @@ typedef struct cs_mlp
 	double *train_loss;                   /* per epoch: mean training loss incl. penalty */
 	double *valid_loss;                   /* per epoch: validation log loss, NaN if none */
 	/* scoring buffers (cs_mlp_prepare), not serialised; read-only once prepared */
-	double       *bn_fold;   /* n_running: scale at mean's index, shift at var's */
-	void         *score_mem; /* the allocation behind score_w */
-	const double *score_w;   /* hidden layers for one-row scoring, see mlp.c */
-	size_t        score_off[CS_MLP_MAX_HIDDEN]; /* hidden layer l's block in score_w */
-	size_t        score_ld[CS_MLP_MAX_HIDDEN];  /* its row length: units[l+1] rounded up to 8 */
-	size_t        score_out_w;                  /* the output layer's weights in params */
-	size_t        score_out_b;                  /* its bias in params */
-	size_t        score_widest;                 /* widest score_ld */
-	size_t        score_nz;                     /* max(units[0], score_widest) + 16 */
-	int32_t       simd;                         /* CS_MLP_SIMD_*: the one-row kernel */
+	double      *bn_fold;   /* n_running: scale at mean's index, shift at var's */
+	void        *score_mem; /* the allocation behind score_w */
+	const float *score_w;   /* hidden layers for one-row scoring in float, see mlp.c */
+	size_t       score_off[CS_MLP_MAX_HIDDEN]; /* hidden layer l's block in score_w */
+	size_t       score_ld[CS_MLP_MAX_HIDDEN];  /* its row length: units[l+1] rounded up to 16 */
+	size_t       score_out_w;                  /* the output layer's weights in params */
+	size_t       score_out_b;                  /* its bias in params */
+	size_t       score_widest;                 /* widest score_ld */
+	size_t       score_nz;                     /* max(units[0], score_widest) + 16 */
+	int32_t      simd;                         /* CS_MLP_SIMD_*: the one-row kernel */
 } cs_mlp;
 
 /*
- * The one-row kernels.  cs_mlp_prepare picks the best the CPU runs; a test
- * may lower m->simd afterwards.  All give the same results, bit for bit.
+ * The one-row kernels (hidden layers in single precision, see mlp.c).
+ * cs_mlp_prepare picks the best the CPU runs; a test may lower m->simd
+ * afterwards.  All give the same results, bit for bit.
  */
 #define CS_MLP_SIMD_NONE   0 /* plain C */
-#define CS_MLP_SIMD_AVX    1 /* x86-64 AVX, 4 doubles */
-#define CS_MLP_SIMD_AVX512 2 /* x86-64 AVX-512F, 8 doubles */
+#define CS_MLP_SIMD_AVX    1 /* x86-64 AVX, 8 floats */
+#define CS_MLP_SIMD_AVX512 2 /* x86-64 AVX-512F, 16 floats */
 /* The best kernel this CPU runs (CS_MLP_SIMD_NONE off x86-64). */
 int32_t cs_mlp_simd_best(void);
 
@@ -149,7 +150,12 @@ cs_status cs_mlp_check(const cs_mlp *m, cs_error *err);
 cs_status cs_mlp_prepare(cs_mlp *m, cs_error *err);
 
 /*
- * One row, no BLAS; m must be prepared.  The network is only read (scratch
+ * One row, no BLAS; m must be prepared.  The hidden layers run in single
+ * precision (float copies of their weights), the output unit and sigmoid in
+ * double: the margin agrees with cs_mlp_predict's to float rounding (a few
+ * 1e-6 of 1 + |margin| at most in test_mlp), not bit for bit;
+ * cs_mlp_predict_input and cs_mlp_predict_row of the same design row agree
+ * bit for bit.  The network is only read (scratch
  * is on the stack, or allocated for networks too wide for it: NaN if that
  * fails), so threads may share it.
  */

@@ -41,7 +41,7 @@
  * values contiguous), except the batch of inputs, which is row-major as the
  * design is (one row's values contiguous).  Forward and backward are matrix
  * products through cs_gemm (cblas_dgemm); scoring one row runs SIMD kernels over an
- * input-major copy of the weights, without BLAS (see "scoring" below).
+ * input-major single-precision copy of the weights, without BLAS (see "scoring" below).
  */
 #include <math.h>
 #include <stdint.h>
@@ -1302,46 +1302,72 @@ cs_mlp_check(const cs_mlp *m, cs_error *err)
 /* ----------------------------------------------------------------- scoring */
 
 /*
- * One row.  A hidden layer's units are computed together: for each input i
- * that is not zero (a relu layer's zeros, one-hot and missing-indicator
- * columns are skipped), out[j] += x[i] * W[i][j] over the units j, so the
- * inner loop runs over contiguous memory of an input-major copy of W, in
- * SIMD registers.  Each unit still adds its products in input order, each
- * product rounded and then each sum (no fused multiply-add), so the kernels
- * (plain C, AVX, AVX-512) give the same bits; skipping a zero input changes
- * nothing (u + 0 * w = u).  Then out[j] = out[j] * scale[j] + shift[j], with
- * scale 1 and shift the bias, or batch norm's folded affine map, and the
- * activation.  The output layer is one dot product (dot_of) on params.
+ * One row, in single precision.  Training and the batched cs_mlp_predict (BLAS)
+ * are double; one-row scoring (cs_predict, evaluation) runs the hidden layers
+ * on float copies of the weights, as XGBoost scores in float: half the cache
+ * (the weights stay in L1 while a table scan streams through it) and twice the
+ * units per vector.  The row's inputs are rounded to float (one beyond float's
+ * range, about 3e38 standard deviations out, becomes infinite), each hidden
+ * layer computes in float, and the output unit is a double dot product of the
+ * last hidden layer's float values with the double output weights, then the
+ * sigmoid in double.  The margin then differs from the double batched path by
+ * float roundings: a few 1e-7 of the sizes of the products summed (test_mlp
+ * states the tolerance).
  *
- * score_w holds per hidden layer l, from score_off[l] (64-byte aligned): the
- * units[l] x ld input-major weights (ld = units[l+1] rounded up to 8, zero
- * padded), then scale[ld] and shift[ld].
+ * A hidden layer's units are computed together: for each input i that is not
+ * zero (a relu layer's zeros, one-hot and missing-indicator columns are
+ * skipped), out[j] += x[i] * W[i][j] over the units j, so the inner loop runs
+ * over contiguous memory of an input-major copy of W, in SIMD registers.  Each
+ * unit still adds its products in input order, each float product rounded
+ * and then each float sum (no fused multiply-add), so the kernels (plain C,
+ * AVX, AVX-512) give the same bits; skipping a zero input changes nothing
+ * (u + 0 * w = u).  Then out[j] = out[j] * scale[j] + shift[j], with scale 1
+ * and shift the bias, or batch norm's folded affine map (computed in double,
+ * then rounded), and the activation (tanhf for tanh).
+ *
+ * score_w holds per hidden layer l, from score_off[l] floats (64-byte
+ * aligned): the units[l] x ld input-major weights (ld = units[l+1] rounded up
+ * to 16, zero padded), then scale[ld] and shift[ld], all float.
  */
 
-#define SCORE_LANES 8    /* ld is a multiple of this */
-#define SCORE_STACK 1024 /* doubles (and int32) of stack scratch for one row */
+#define SCORE_LANES 16   /* ld is a multiple of this: one AVX-512 vector of floats */
+#define SCORE_STACK 1024 /* int32 and twice as many floats of stack scratch for one row */
 
 /* One hidden layer of one row, for a kernel. */
 typedef struct score_layer
 {
-	const double  *x;      /* the layer's inputs */
+	const float   *x;      /* the layer's inputs */
 	const int32_t *nz;     /* the indexes of those that are not zero, in order */
 	size_t         n_nz;   /* how many */
-	const double  *w;      /* input-major weights, ld per input */
+	const float   *w;      /* input-major weights, ld per input */
 	size_t         ld;     /* units rounded up to SCORE_LANES */
-	const double  *scale;  /* ld */
-	const double  *shift;  /* ld */
+	const float   *scale;  /* ld */
+	const float   *shift;  /* ld */
 	int            relu;   /* apply relu (tanh is applied after the kernel) */
-	double        *out;    /* ld values */
+	float         *out;    /* ld values */
 	int32_t       *nz_out; /* ld + 16: the indexes of the outputs that are not zero */
 } score_layer;
+
+/* x when keep, else +0.0f, without a branch (keep_if for a float). */
+static inline float
+keep_if_float(float x, int keep)
+{
+	uint32_t bits;
+
+	memcpy(&bits, &x, sizeof(bits));
+	bits &= (uint32_t) 0 - (uint32_t) (keep != 0);
+	memcpy(&x, &bits, sizeof(bits));
+	return x;
+}
 
 /*
  * The kernels must not fuse a product and its sum into one multiply-add (the
  * compiler would where the target has FMA, -ffp-contract=fast being GCC's
  * default in gnu11): that rounds once instead of twice, and the kernels would
  * differ from each other and from one machine to the next.  (clang honours
- * its pragma unless built with -ffp-contract=fast.)
+ * its pragma unless built with -ffp-contract=fast.)  Float arithmetic is
+ * float on x86-64 (FLT_EVAL_METHOD 0: SSE, no x87 excess precision), so the
+ * plain C kernel rounds as the vector kernels do.
  */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
@@ -1362,11 +1388,11 @@ static size_t
 layer_plain(const score_layer *s)
 {
 	SCORE_NO_CONTRACT
-	const double  *x = s->x;
+	const float   *x = s->x;
 	const int32_t *nz = s->nz;
-	const double  *w = s->w;
+	const float   *w = s->w;
 	size_t         ld = s->ld;
-	double        *out = s->out;
+	float         *out = s->out;
 	size_t         count = 0;
 	size_t         j0;
 	size_t         k;
@@ -1374,25 +1400,25 @@ layer_plain(const score_layer *s)
 
 	for (j0 = 0; j0 < ld; j0 += SCORE_LANES)
 	{
-		double acc[SCORE_LANES] = { 0.0 };
+		float acc[SCORE_LANES] = { 0.0f };
 
 		for (k = 0; k < s->n_nz; k++)
 		{
-			const double *row = w + (size_t) nz[k] * ld + j0;
-			double        xi = x[nz[k]];
+			const float *row = w + (size_t) nz[k] * ld + j0;
+			float        xi = x[nz[k]];
 
-#pragma GCC unroll 8
+#pragma GCC unroll 16
 			for (v = 0; v < SCORE_LANES; v++)
 				acc[v] += xi * row[v];
 		}
 		for (v = 0; v < SCORE_LANES; v++)
 		{
-			double u = acc[v] * s->scale[j0 + v] + s->shift[j0 + v];
+			float u = acc[v] * s->scale[j0 + v] + s->shift[j0 + v];
 
-			u = s->relu ? keep_if(u, !(u < 0.0)) : u;
+			u = s->relu ? keep_if_float(u, !(u < 0.0f)) : u;
 			out[j0 + v] = u;
 			s->nz_out[count] = (int32_t) (j0 + (size_t) v);
-			count += u != 0.0;
+			count += u != 0.0f;
 		}
 	}
 	return count;
@@ -1401,104 +1427,103 @@ layer_plain(const score_layer *s)
 #if SCORE_X86
 
 /*
- * nv vectors of 4 units from unit j0 (nv is a constant after inlining: the
+ * nv vectors of 8 units from unit j0 (nv is a constant after inlining: the
  * accumulators stay in registers); adds the indexes of the outputs that are
  * not zero at nz_out + *count.  max(0, u) returns u when u is NaN or -0, as
- * keep_if does.
+ * keep_if_float does.
  */
 __attribute__((target("avx"), always_inline)) static inline void
 tile_avx(const score_layer *s, size_t j0, const int nv, size_t *count)
 {
 	SCORE_NO_CONTRACT
-	const double  *x = s->x;
+	const float   *x = s->x;
 	const int32_t *nz = s->nz;
 	size_t         n_nz = s->n_nz;
-	const double  *w = s->w + j0;
+	const float   *w = s->w + j0;
 	size_t         ld = s->ld;
-	const double  *scale = s->scale + j0;
-	const double  *shift = s->shift + j0;
-	double        *out = s->out + j0;
+	const float   *scale = s->scale + j0;
+	const float   *shift = s->shift + j0;
+	float         *out = s->out + j0;
 	int32_t       *nz_out = s->nz_out;
 	int            relu = s->relu;
 	size_t         c = *count;
-	__m256d        zero = _mm256_setzero_pd();
-	__m256d        acc[8];
+	__m256         zero = _mm256_setzero_ps();
+	__m256         acc[8];
 	size_t         k;
 	int            v;
+	int            b;
 
 #pragma GCC unroll 8
 	for (v = 0; v < nv; v++)
 		acc[v] = zero;
 	for (k = 0; k < n_nz; k++)
 	{
-		const double *row = w + (size_t) nz[k] * ld;
-		__m256d       xi = _mm256_broadcast_sd(x + nz[k]);
+		const float *row = w + (size_t) nz[k] * ld;
+		__m256       xi = _mm256_broadcast_ss(x + nz[k]);
 
 #pragma GCC unroll 8
 		for (v = 0; v < nv; v++)
-			acc[v] = _mm256_add_pd(acc[v], _mm256_mul_pd(xi, _mm256_load_pd(row + 4 * v)));
+			acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(xi, _mm256_load_ps(row + 8 * v)));
 	}
 #pragma GCC unroll 8
 	for (v = 0; v < nv; v++)
 	{
-		__m256d u = _mm256_add_pd(_mm256_mul_pd(acc[v], _mm256_load_pd(scale + 4 * v)),
-								  _mm256_load_pd(shift + 4 * v));
-		int32_t j = (int32_t) (j0 + 4 * (size_t) v);
+		__m256  u = _mm256_add_ps(_mm256_mul_ps(acc[v], _mm256_load_ps(scale + 8 * v)),
+                                 _mm256_load_ps(shift + 8 * v));
+		int32_t j = (int32_t) (j0 + 8 * (size_t) v);
 		int     bits;
 
-		u = relu ? _mm256_max_pd(zero, u) : u;
-		_mm256_store_pd(out + 4 * v, u);
-		bits = _mm256_movemask_pd(_mm256_cmp_pd(u, zero, _CMP_NEQ_UQ));
-		nz_out[c] = j;
-		c += (size_t) (bits & 1);
-		nz_out[c] = j + 1;
-		c += (size_t) ((bits >> 1) & 1);
-		nz_out[c] = j + 2;
-		c += (size_t) ((bits >> 2) & 1);
-		nz_out[c] = j + 3;
-		c += (size_t) ((bits >> 3) & 1);
+		u = relu ? _mm256_max_ps(zero, u) : u;
+		_mm256_store_ps(out + 8 * v, u);
+		bits = _mm256_movemask_ps(_mm256_cmp_ps(u, zero, _CMP_NEQ_UQ));
+#pragma GCC unroll 8
+		for (b = 0; b < 8; b++)
+		{
+			nz_out[c] = j + b;
+			c += (size_t) ((bits >> b) & 1);
+		}
 	}
 	*count = c;
 }
 
-/* AVX: 32 units at a time, then 16, then 8. */
+/* AVX: 64 units at a time, then 32, then 16. */
 __attribute__((target("avx"))) static size_t
 layer_avx(const score_layer *s)
 {
 	size_t j0 = 0;
 	size_t count = 0;
 
-	for (; j0 + 32 <= s->ld; j0 += 32)
+	for (; j0 + 64 <= s->ld; j0 += 64)
 		tile_avx(s, j0, 8, &count);
-	if (j0 + 16 <= s->ld)
+	if (j0 + 32 <= s->ld)
 	{
 		tile_avx(s, j0, 4, &count);
-		j0 += 16;
+		j0 += 32;
 	}
 	if (j0 < s->ld)
 		tile_avx(s, j0, 2, &count);
 	return count;
 }
 
-/* nv vectors of 8 units from unit j0, as tile_avx. */
+/* nv vectors of 16 units from unit j0, as tile_avx. */
 __attribute__((target("avx512f,popcnt"), always_inline)) static inline void
 tile_avx512(const score_layer *s, size_t j0, const int nv, size_t *count)
 {
 	SCORE_NO_CONTRACT
-	const double  *x = s->x;
+	const float   *x = s->x;
 	const int32_t *nz = s->nz;
 	size_t         n_nz = s->n_nz;
-	const double  *w = s->w + j0;
+	const float   *w = s->w + j0;
 	size_t         ld = s->ld;
-	const double  *scale = s->scale + j0;
-	const double  *shift = s->shift + j0;
-	double        *out = s->out + j0;
+	const float   *scale = s->scale + j0;
+	const float   *shift = s->shift + j0;
+	float         *out = s->out + j0;
 	int32_t       *nz_out = s->nz_out;
 	int            relu = s->relu;
 	size_t         c = *count;
-	__m512d        zero = _mm512_setzero_pd();
+	__m512         zero = _mm512_setzero_ps();
 	__m512i        lanes = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-	__m512d        acc[8];
+	__m512         acc[8];
 	size_t         k;
 	int            v;
 
@@ -1507,49 +1532,49 @@ tile_avx512(const score_layer *s, size_t j0, const int nv, size_t *count)
 		acc[v] = zero;
 	for (k = 0; k < n_nz; k++)
 	{
-		const double *row = w + (size_t) nz[k] * ld;
-		__m512d       xi = _mm512_set1_pd(x[nz[k]]);
+		const float *row = w + (size_t) nz[k] * ld;
+		__m512       xi = _mm512_set1_ps(x[nz[k]]);
 
 #pragma GCC unroll 8
 		for (v = 0; v < nv; v++)
-			acc[v] = _mm512_add_pd(acc[v], _mm512_mul_pd(xi, _mm512_load_pd(row + 8 * v)));
+			acc[v] = _mm512_add_ps(acc[v], _mm512_mul_ps(xi, _mm512_load_ps(row + 16 * v)));
 	}
 #pragma GCC unroll 8
 	for (v = 0; v < nv; v++)
 	{
-		__m512d  u = _mm512_add_pd(_mm512_mul_pd(acc[v], _mm512_load_pd(scale + 8 * v)),
-                                  _mm512_load_pd(shift + 8 * v));
-		__m512i  j = _mm512_add_epi32(lanes, _mm512_set1_epi32((int32_t) (j0 + 8 * (size_t) v)));
-		__mmask8 bits;
+		__m512    u = _mm512_add_ps(_mm512_mul_ps(acc[v], _mm512_load_ps(scale + 16 * v)),
+                                 _mm512_load_ps(shift + 16 * v));
+		__m512i   j = _mm512_add_epi32(lanes, _mm512_set1_epi32((int32_t) (j0 + 16 * (size_t) v)));
+		__mmask16 bits;
 
-		u = relu ? _mm512_max_pd(zero, u) : u;
-		_mm512_store_pd(out + 8 * v, u);
-		bits = _mm512_cmp_pd_mask(u, zero, _CMP_NEQ_UQ);
+		u = relu ? _mm512_max_ps(zero, u) : u;
+		_mm512_store_ps(out + 16 * v, u);
+		bits = _mm512_cmp_ps_mask(u, zero, _CMP_NEQ_UQ);
 		/* 16 indexes stored, the first popcount(bits) of them kept */
-		_mm512_storeu_si512(nz_out + c, _mm512_maskz_compress_epi32((__mmask16) bits, j));
-		c += (size_t) __builtin_popcount(bits);
+		_mm512_storeu_si512(nz_out + c, _mm512_maskz_compress_epi32(bits, j));
+		c += (size_t) __builtin_popcount((unsigned) bits);
 	}
 	*count = c;
 }
 
-/* AVX-512F: 64 units at a time, then 32, 16 and 8. */
+/* AVX-512F: 128 units at a time, then 64, 32 and 16. */
 __attribute__((target("avx512f,popcnt"))) static size_t
 layer_avx512(const score_layer *s)
 {
 	size_t j0 = 0;
 	size_t count = 0;
 
-	for (; j0 + 64 <= s->ld; j0 += 64)
+	for (; j0 + 128 <= s->ld; j0 += 128)
 		tile_avx512(s, j0, 8, &count);
-	if (j0 + 32 <= s->ld)
+	if (j0 + 64 <= s->ld)
 	{
 		tile_avx512(s, j0, 4, &count);
-		j0 += 32;
+		j0 += 64;
 	}
-	if (j0 + 16 <= s->ld)
+	if (j0 + 32 <= s->ld)
 	{
 		tile_avx512(s, j0, 2, &count);
-		j0 += 16;
+		j0 += 32;
 	}
 	if (j0 < s->ld)
 		tile_avx512(s, j0, 1, &count);
@@ -1609,31 +1634,31 @@ free_scoring(cs_mlp *m)
 	m->score_w = NULL;
 }
 
-/* Fills hidden layer l's block of score_w (bn_fold ready). */
+/* Fills hidden layer l's block of score_w (bn_fold ready), rounding to float. */
 static void
-fill_score_layer(const cs_mlp *m, const cs_mlp_layer *lay, double *block, size_t ld)
+fill_score_layer(const cs_mlp *m, const cs_mlp_layer *lay, float *block, size_t ld)
 {
-	size_t  n_in = (size_t) lay->n_in;
-	size_t  n_out = (size_t) lay->n_out;
-	double *scale = block + n_in * ld;
-	double *shift = scale + ld;
-	size_t  i;
-	size_t  j;
+	size_t n_in = (size_t) lay->n_in;
+	size_t n_out = (size_t) lay->n_out;
+	float *scale = block + n_in * ld;
+	float *shift = scale + ld;
+	size_t i;
+	size_t j;
 
-	memset(block, 0, (n_in + 2) * ld * sizeof(double));
+	memset(block, 0, (n_in + 2) * ld * sizeof(float));
 	for (j = 0; j < n_out; j++)
 	{
 		for (i = 0; i < n_in; i++)
-			block[i * ld + j] = m->params[lay->w + i + j * n_in];
+			block[i * ld + j] = (float) m->params[lay->w + i + j * n_in];
 		if (lay->gamma != CS_MLP_ABSENT)
 		{
-			scale[j] = m->bn_fold[lay->mean + j];
-			shift[j] = m->bn_fold[lay->var + j];
+			scale[j] = (float) m->bn_fold[lay->mean + j];
+			shift[j] = (float) m->bn_fold[lay->var + j];
 		}
 		else
 		{
-			scale[j] = 1.0;
-			shift[j] = m->params[lay->b + j];
+			scale[j] = 1.0f;
+			shift[j] = (float) m->params[lay->b + j];
 		}
 	}
 }
@@ -1652,7 +1677,7 @@ cs_mlp_prepare(cs_mlp *m, cs_error *err)
 	cs_mlp_layer lay[CS_MLP_MAX_HIDDEN + 1];
 	size_t       total = 0;
 	size_t       widest = 0;
-	double      *base;
+	float       *base;
 	int32_t      L = m->n_layers;
 	int32_t      l;
 
@@ -1672,14 +1697,14 @@ cs_mlp_prepare(cs_mlp *m, cs_error *err)
 	m->score_widest = widest;
 	m->score_nz = ((size_t) m->units[0] > widest ? (size_t) m->units[0] : widest) + 16;
 	m->bn_fold = alloc_doubles(m->n_running, 1);
-	m->score_mem = cs_malloc(cs_mul_size(add_size(total, SCORE_LANES), sizeof(double)));
+	m->score_mem = cs_malloc(cs_mul_size(add_size(total, SCORE_LANES), sizeof(float)));
 	if (m->bn_fold == NULL || m->score_mem == NULL)
 	{
 		free_scoring(m);
 		return cs_fail(err, CS_ERR_NOMEM, "out of memory preparing the network");
 	}
-	base = (double *) m->score_mem;
-	while ((uintptr_t) base % (SCORE_LANES * sizeof(double)) != 0)
+	base = (float *) m->score_mem;
+	while ((uintptr_t) base % (SCORE_LANES * sizeof(float)) != 0)
 		base++;
 	m->score_w = base;
 	for (l = 0; l < L - 1 && m->batch_norm; l++)
@@ -1696,63 +1721,95 @@ cs_mlp_prepare(cs_mlp *m, cs_error *err)
 }
 
 /*
- * One row's scratch: two layer outputs of score_widest doubles (64-byte
- * aligned) and the encoded row (units[0] doubles), then two lists of the
- * indexes of a layer's inputs that are not zero (score_nz each).  On the
- * stack unless the network is too wide for it.
+ * One row's scratch: two float layer outputs of score_widest values (64-byte
+ * aligned: score_widest is a multiple of 16) and the row's inputs rounded to
+ * float (units[0], rounded up to SCORE_LANES), then two lists of the indexes
+ * of a layer's inputs that are not zero (score_nz each).  On the stack unless
+ * the network is too wide for it.
  */
 typedef struct score_scratch
 {
-	double  *heap;
+	float   *heap_f;
 	int32_t *heap_nz;
-	double  *out[2];
-	double  *x;
+	float   *out[2];
+	float   *xf;
 	int32_t *nz[2];
 } score_scratch;
 
+/* Frees sc's allocated buffers, if any. */
+static void
+scratch_close(score_scratch *sc)
+{
+	cs_free(sc->heap_f);
+	cs_free(sc->heap_nz);
+}
+
 /*
- * Points sc's buffers into the SCORE_STACK-long arrays d (64-byte aligned)
- * and nz, or at allocated ones; 0 when out of memory.
+ * Points sc's buffers into the stack arrays f (2 * SCORE_STACK floats,
+ * 64-byte aligned) and nz (SCORE_STACK), or at allocated ones; 0 when out of
+ * memory.
  */
 static int
-scratch_open(const cs_mlp *m, score_scratch *sc, double *d, int32_t *nz)
+scratch_open(const cs_mlp *m, score_scratch *sc, float *f, int32_t *nz)
 {
-	size_t doubles = 2 * m->score_widest + (size_t) m->units[0];
+	size_t floats = 2 * m->score_widest + round_lanes((size_t) m->units[0]);
 
-	sc->heap = NULL;
+	sc->heap_f = NULL;
 	sc->heap_nz = NULL;
-	if (doubles > SCORE_STACK || 2 * m->score_nz > SCORE_STACK)
+	if (floats > 2 * SCORE_STACK || 2 * m->score_nz > SCORE_STACK)
 	{
-		sc->heap = cs_malloc(cs_mul_size(doubles + SCORE_LANES, sizeof(double)));
+		sc->heap_f = cs_malloc(cs_mul_size(add_size(floats, SCORE_LANES), sizeof(float)));
 		sc->heap_nz = cs_malloc(cs_mul_size(2 * m->score_nz, sizeof(int32_t)));
-		if (sc->heap == NULL || sc->heap_nz == NULL)
+		if (sc->heap_f == NULL || sc->heap_nz == NULL)
 		{
-			cs_free(sc->heap);
-			cs_free(sc->heap_nz);
+			scratch_close(sc);
 			return 0;
 		}
-		d = sc->heap;
-		while ((uintptr_t) d % (SCORE_LANES * sizeof(double)) != 0)
-			d++;
+		f = sc->heap_f;
+		while ((uintptr_t) f % (SCORE_LANES * sizeof(float)) != 0)
+			f++;
 		nz = sc->heap_nz;
 	}
-	sc->out[0] = d;
-	sc->out[1] = d + m->score_widest;
-	sc->x = d + 2 * m->score_widest;
+	sc->out[0] = f;
+	sc->out[1] = f + m->score_widest;
+	sc->xf = f + 2 * m->score_widest;
 	sc->nz[0] = nz;
 	sc->nz[1] = nz + m->score_nz;
 	return 1;
 }
 
-/* The margin of design row x whose columns that are not zero are sc->nz[0][0..n_nz). */
+/* sum of (double) h[i] * w[i], as dot_of. */
 static double
-margin_with(const cs_mlp *m, const double *x, size_t n_nz, const score_scratch *sc)
+dot_float(const float *h, const double *w, size_t n)
 {
-	const double *in = x;
-	score_layer   s;
-	int32_t       L = m->n_layers;
-	int32_t       l;
-	size_t        i;
+	double s[4] = { 0.0, 0.0, 0.0, 0.0 };
+	size_t i;
+
+	for (i = 0; i + 4 <= n; i += 4)
+	{
+		s[0] += (double) h[i] * w[i];
+		s[1] += (double) h[i + 1] * w[i + 1];
+		s[2] += (double) h[i + 2] * w[i + 2];
+		s[3] += (double) h[i + 3] * w[i + 3];
+	}
+	for (; i < n; i++)
+		s[0] += (double) h[i] * w[i];
+	return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+/*
+ * The margin of the row whose inputs, rounded to float, are in sc->xf, those
+ * that are not zero listed in sc->nz[0][0..n_nz) (the first layer reads no
+ * other): the hidden layers in float, the output unit in double.
+ */
+static double
+margin_with(const cs_mlp *m, size_t n_nz, const score_scratch *sc)
+{
+	const float *in = sc->xf;
+	score_layer  s;
+	int32_t      L = m->n_layers;
+	int32_t      l;
+	size_t       i;
 
 	s.relu = m->activation == CS_MLP_RELU;
 	for (l = 0; l < L - 1; l++)
@@ -1774,22 +1831,23 @@ margin_with(const cs_mlp *m, const double *x, size_t n_nz, const score_scratch *
 			n_nz--;
 		if (!s.relu)
 			for (i = 0; i < n_out; i++)
-				s.out[i] = tanh(s.out[i]);
+				s.out[i] = tanhf(s.out[i]);
 		in = s.out;
 	}
-	return dot_of(in, m->params + m->score_out_w, (size_t) m->units[L - 1]) +
+	return dot_float(in, m->params + m->score_out_w, (size_t) m->units[L - 1]) +
 		   m->params[m->score_out_b];
 }
 
 /*
  * The design columns of input (cs_schema_encode's values) that are not zero:
- * writes x[c] for each and their indexes c, ascending, to nz; returns how
- * many.  The other columns of x are left alone: the first layer reads only
+ * writes x[c] for each, rounded to float, and their indexes c, ascending, to
+ * nz; returns how many.  Whether a column is zero is decided on the double
+ * value, as score_one does for a design row, so the two agree bit for bit.  The other columns of x are left alone: the first layer reads only
  * these.  Skips writing a one-hot feature's zeros and the pass over the
  * design that looks for them.  (test_mlp checks it against cs_schema_encode.)
  */
 static size_t
-encode_nonzero(const cs_schema *s, const double *input, double *x, int32_t *nz)
+encode_nonzero(const cs_schema *s, const double *input, float *x, int32_t *nz)
 {
 	size_t  n = 0;
 	int32_t j;
@@ -1805,21 +1863,23 @@ encode_nonzero(const cs_schema *s, const double *input, double *x, int32_t *nz)
 		{
 			if (!missing)
 			{
-				x[c] = (v - f->mean) / f->sd;
+				double z = (v - f->mean) / f->sd;
+
+				x[c] = (float) z;
 				nz[n] = c;
-				n += x[c] != 0.0;
+				n += z != 0.0;
 			}
 		}
 		else if (!missing && v >= 1.0 && v < (double) f->n_levels)
 		{
 			c += (int32_t) v - 1;
-			x[c] = 1.0;
+			x[c] = 1.0f;
 			nz[n++] = c;
 		}
 		if (missing && f->has_missing)
 		{
 			c = f->design_offset + f->design_width - 1;
-			x[c] = 1.0;
+			x[c] = 1.0f;
 			nz[n++] = c;
 		}
 	}
@@ -1833,29 +1893,26 @@ encode_nonzero(const cs_schema *s, const double *input, double *x, int32_t *nz)
 static double
 score_one(const cs_mlp *m, const double *x, const cs_schema *s, const double *input)
 {
-	_Alignas(64) double local[SCORE_STACK];
-	int32_t             local_nz[SCORE_STACK];
-	score_scratch       sc;
-	double              margin;
-	size_t              n_nz = 0;
-	size_t              i;
+	_Alignas(64) float local_f[2 * SCORE_STACK];
+	int32_t            local_nz[SCORE_STACK];
+	score_scratch      sc;
+	double             margin;
+	size_t             n_nz = 0;
+	size_t             i;
 
-	if (!scratch_open(m, &sc, local, local_nz))
+	if (!scratch_open(m, &sc, local_f, local_nz))
 		return NAN;
 	if (s != NULL)
-	{
-		n_nz = encode_nonzero(s, input, sc.x, sc.nz[0]);
-		x = sc.x;
-	}
+		n_nz = encode_nonzero(s, input, sc.xf, sc.nz[0]);
 	else
 		for (i = 0; i < (size_t) m->units[0]; i++)
 		{
+			sc.xf[i] = (float) x[i];
 			sc.nz[0][n_nz] = (int32_t) i;
 			n_nz += x[i] != 0.0;
 		}
-	margin = margin_with(m, x, n_nz, &sc);
-	cs_free(sc.heap);
-	cs_free(sc.heap_nz);
+	margin = margin_with(m, n_nz, &sc);
+	scratch_close(&sc);
 	return margin;
 }
 

@@ -19,6 +19,27 @@
 
 /* ------------------------------------------------------------------ helpers */
 
+/*
+ * One-row scoring (cs_mlp_predict_row, _input, _margin_row) runs the hidden
+ * layers in single precision on float copies of the weights (mlp.c,
+ * "scoring"), the block path (cs_mlp_predict, BLAS) in double: they agree to
+ * float rounding, not bit for bit.  The error is float's (2^-24 = 6e-8)
+ * times the sizes of the products summed, which grow with the margin, so the
+ * gap is measured on the margin relative to 1 + |margin|: |dp| / (p (1 - p))
+ * is the margin's error (dp = p (1 - p) dmargin), divided by 1 + |logit p|.
+ * The worst gap measured on this file's networks is 2.6e-6 (the circle in
+ * test_learning, steep after a high learning rate); the tolerance is
+ * about ten times that.
+ */
+#define ONE_ROW_TOL 3e-5
+
+/* |margin_row - margin_block| / (1 + |margin_block|), from the probabilities. */
+static double
+row_gap(double block, double row)
+{
+	return fabs(row - block) / (block * (1.0 - block)) / (1.0 + fabs(log(block / (1.0 - block))));
+}
+
 /* Whether the error is code and its message contains needle. */
 static int
 fails_with(cs_status st, const cs_error *err, cs_status code, const char *needle)
@@ -528,8 +549,11 @@ test_learning(void)
 		   m.train_loss[0],
 		   m.train_loss[m.n_epochs - 1]);
 	for (i = 0; i < t.n; i++)
-		worst = fmax(worst, fabs(prob[i] - cs_mlp_predict_row(&m, t.X + i * (size_t) t.p)));
-	tap_ok(worst < 1e-12, "one-row scoring agrees with block scoring (%.1e)", worst);
+		worst = fmax(worst, row_gap(prob[i], cs_mlp_predict_row(&m, t.X + i * (size_t) t.p)));
+	tap_ok(worst < ONE_ROW_TOL,
+		   "one-row (float) scoring agrees with block scoring within %.0e (%.1e)",
+		   ONE_ROW_TOL,
+		   worst);
 	tap_ok(cs_mlp_check(&m, &err) == CS_OK, "a fitted network passes cs_mlp_check");
 	cs_mlp_free(&m);
 	free(prob);
@@ -587,9 +611,10 @@ test_determinism(void)
 	tap_ok(all_in_curve(&a), "every epoch's training and validation loss is finite");
 	cs_mlp_predict(&a, t.X, t.n, prob, &err);
 	for (i = 0; i < t.n; i++)
-		worst = fmax(worst, fabs(prob[i] - cs_mlp_predict_row(&a, t.X + i * (size_t) t.p)));
-	tap_ok(worst < 1e-12,
-		   "one-row scoring with batch norm agrees with block scoring (%.1e)",
+		worst = fmax(worst, row_gap(prob[i], cs_mlp_predict_row(&a, t.X + i * (size_t) t.p)));
+	tap_ok(worst < ONE_ROW_TOL,
+		   "one-row (float) scoring with batch norm agrees with block scoring within %.0e (%.1e)",
+		   ONE_ROW_TOL,
 		   worst);
 	cs_mlp_free(&b);
 	p.seed = 78;
@@ -891,9 +916,12 @@ test_one_row_kernels(void)
 		tap_ok(m.simd == best, "%s: prepared with the best kernel", names[k]);
 		cs_mlp_predict(&m, d.X, d.n, prob, NULL);
 		for (i = 0; i < d.n; i++)
-			worst = fmax(worst,
-						 fabs(prob[i] - cs_mlp_predict_row(&m, d.X + i * (size_t) d.p)) / prob[i]);
-		tap_ok(worst < 1e-12, "%s: one row agrees with block scoring (%.1e)", names[k], worst);
+			worst = fmax(worst, row_gap(prob[i], cs_mlp_predict_row(&m, d.X + i * (size_t) d.p)));
+		tap_ok(worst < ONE_ROW_TOL,
+			   "%s: one row (float) agrees with block scoring within %.0e (%.1e)",
+			   names[k],
+			   ONE_ROW_TOL,
+			   worst);
 		for (level = CS_MLP_SIMD_NONE; level <= best; level++)
 		{
 			m.simd = level;
@@ -1099,9 +1127,11 @@ test_schema_rows(void)
 		cs_mlp_predict(&m, row, 5000, prob, &err) != CS_OK)
 		abort();
 	for (i = 0; i < 5000; i++)
-		worst = fmax(worst, fabs(prob[i] - cs_mlp_predict_input(&m, &s, inputs + i * 2)));
-	tap_ok(worst < 1e-12,
-		   "cs_mlp_predict_input on a scoring input equals block scoring of its design row (%.1e)",
+		worst = fmax(worst, row_gap(prob[i], cs_mlp_predict_input(&m, &s, inputs + i * 2)));
+	tap_ok(worst < ONE_ROW_TOL,
+		   "cs_mlp_predict_input (float) on a scoring input agrees with block scoring of its "
+		   "design row within %.0e (%.1e)",
+		   ONE_ROW_TOL,
 		   worst);
 	for (i = 0; i < 5000; i++)
 		same &= cs_mlp_predict_input(&m, &s, inputs + i * 2) ==
