@@ -195,9 +195,32 @@ mapped_name(const char *xgb_name, Jsonb *mapping)
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
+/*
+ * What an import has malloc'd (the model, its blob), freed when the calling
+ * memory context is reset or deleted: at the end of the statement, or by the
+ * abort of an error raised midway.
+ */
+typedef struct ImportHolder
+{
+	MemoryContextCallback cb;
+	cs_model             *m;
+	uint8_t              *blob;
+} ImportHolder;
+
+static void
+import_holder_free(void *arg)
+{
+	ImportHolder *h = arg;
+
+	cs_model_free(h->m);
+	cs_free(h->blob);
+	h->m = NULL;
+	h->blob = NULL;
+}
+
 /* Builds the model: a numeric schema and the ensemble. */
 static cs_model *
-build_model(JsonbContainer *learner, Jsonb *mapping)
+build_model(JsonbContainer *learner, Jsonb *mapping, ImportHolder *holder)
 {
 	JsonbContainer    *params = container(learner, "learner_model_param", "learner_model_param");
 	JsonbContainer    *booster = container(learner, "gradient_booster", "gradient_booster");
@@ -224,7 +247,15 @@ build_model(JsonbContainer *learner, Jsonb *mapping)
 	cs_error           err;
 
 	if (m == NULL || e == NULL)
+	{
+		cs_free(m);
+		cs_free(e);
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+	/* from here on the holder frees whatever is built, should an error come */
+	m->type = CS_MODEL_XGBOOST;
+	m->u.ensemble = e;
+	holder->m = m;
 	if (strcmp(objective_name, "binary:logistic") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -400,15 +431,16 @@ register_import(const char *name, const char *experiment, const cs_model *m, con
 Datum
 cs_import_xgboost(PG_FUNCTION_ARGS)
 {
-	char     *name;
-	Jsonb    *model_json;
-	Jsonb    *mapping = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
-	char     *experiment = PG_ARGISNULL(3) ? "default" : text_to_cstring(PG_GETARG_TEXT_PP(3));
-	cs_model *m;
-	uint8_t  *blob;
-	size_t    bloblen;
-	cs_error  err;
-	int32     version;
+	char         *name;
+	Jsonb        *model_json;
+	Jsonb        *mapping = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
+	char         *experiment = PG_ARGISNULL(3) ? "default" : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	cs_model     *m;
+	uint8_t      *blob;
+	size_t        bloblen;
+	cs_error      err;
+	int32         version;
+	ImportHolder *holder;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -423,14 +455,15 @@ cs_import_xgboost(PG_FUNCTION_ARGS)
 				 errhint("A model name is 1 to 200 characters, without \"@\".")));
 	if (!JB_ROOT_IS_OBJECT(model_json))
 		bad_model("%s", "it is not a JSON object");
-	m = build_model(container(&model_json->root, "learner", "learner"), mapping);
+	holder = palloc0(sizeof(ImportHolder));
+	holder->cb.func = import_holder_free;
+	holder->cb.arg = holder;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &holder->cb);
+	m = build_model(container(&model_json->root, "learner", "learner"), mapping, holder);
 	if (cs_blob_encode(m, &blob, &bloblen, &err) != CS_OK)
-	{
-		cs_model_free(m);
 		cs_raise_core_error(&err, "encoding the imported model");
-	}
+	holder->blob = blob;
 	version = register_import(name, experiment, m, blob, bloblen, model_json);
-	cs_free(blob);
-	cs_model_free(m);
+	import_holder_free(holder);
 	PG_RETURN_INT32(version);
 }
