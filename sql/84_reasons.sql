@@ -15,6 +15,12 @@ SELECT count(*) AS rows,
   FROM net_shap;
 SELECT bool_and(cs_shap_values('net', c.*) = s.v) AS reproducible
   FROM net_shap s JOIN credit c USING (id) WHERE id < 1000;
+-- local accuracy on every row of credit_data (100 coalitions a row, to keep it quick:
+-- the values sum to the margin whatever the sample count)
+SELECT count(*) AS rows,
+       max(abs((SELECT sum(x) FROM unnest(cs_shap_values('net', c.*, samples => 100)) x)
+               - ln(p / (1 - p)))) < 1e-9 AS every_row_sums_to_margin
+  FROM (SELECT c, cs_predict('net', c.*) AS p FROM credit c) s, LATERAL (SELECT (s.c).*) c;
 -- fewer samples: other values, still summing to the margin
 SELECT cs_shap_values('net', c.*, samples => 100) <> cs_shap_values('net', c.*) AS sampled,
        abs((SELECT sum(v) FROM unnest(cs_shap_values('net', c.*, samples => 100)) v)
