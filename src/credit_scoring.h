@@ -111,6 +111,8 @@ extern uint64 cs_registry_exec(const char *sql, int nargs, Oid *types, Datum *va
 
 /* The blob of a model id, palloc'd in the current context. */
 extern bytea *cs_registry_fetch_blob(int64 model_id);
+/* The training profile of a model id, palloc'd in the current context; NULL when absent. */
+extern Jsonb *cs_registry_profile(int64 model_id);
 
 /* ---------------------------------------------------------- model_cache.c */
 

@@ -73,12 +73,8 @@ json_number(JsonbContainer *c, const char *key)
 static void
 design_means(CsShapState *st, const cs_model *m, MemoryContext mcxt)
 {
-	Datum           arg = Int64GetDatum(st->handle.model_id);
-	Oid             argtype = INT8OID;
-	bool            isnull;
 	Jsonb          *profile;
 	JsonbContainer *features;
-	MemoryContext   caller;
 	int32           j;
 
 	if (st->handle.model_id == 0)
@@ -86,29 +82,8 @@ design_means(CsShapState *st, const cs_model *m, MemoryContext mcxt)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg(
 					 "linear SHAP needs the model's training profile: name a registered model")));
-	caller = CurrentMemoryContext;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args(psprintf("SELECT profile FROM %s WHERE model_id = $1",
-									   cs_registry_table("cs_models")),
-							  1,
-							  &argtype,
-							  &arg,
-							  NULL,
-							  true,
-							  1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not read the profile of model %lld", (long long) st->handle.model_id);
-	{
-		/* copied into the caller's context: SPI_finish frees SPI's */
-		Datum         d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		MemoryContext spi = MemoryContextSwitchTo(caller);
-
-		profile = isnull ? NULL : DatumGetJsonbPCopy(d);
-		MemoryContextSwitchTo(spi);
-	}
-	SPI_finish();
-	if (isnull)
+	profile = cs_registry_profile(st->handle.model_id);
+	if (profile == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("model \"%s\" has no training profile", st->handle.ref),

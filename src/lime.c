@@ -181,11 +181,8 @@ static void
 load_stats(CsLimeState *st, const cs_model *m)
 {
 	const char      *model = st->handle.ref;
-	Datum            arg = Int64GetDatum(st->handle.model_id);
-	Oid              argtype = INT8OID;
-	bool             no_profile;
-	bool             isnull;
-	Jsonb           *lime = NULL;
+	Jsonb           *profile;
+	JsonbContainer  *lime = NULL;
 	JsonbContainer  *features;
 	JsonbValue      *v;
 	cs_lime_feature *f;
@@ -195,32 +192,16 @@ load_stats(CsLimeState *st, const cs_model *m)
 
 	MemoryContextReset(st->stats_cxt);
 	st->stats_model = 0;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args(psprintf("SELECT profile IS NULL, profile->'lime' FROM %s "
-									   "WHERE model_id = $1",
-									   cs_registry_table("cs_models")),
-							  1,
-							  &argtype,
-							  &arg,
-							  NULL,
-							  true,
-							  1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not read the profile of model \"%s\"", model);
-	no_profile =
-		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	profile = cs_registry_profile(st->handle.model_id);
+	if (profile != NULL)
 	{
-		Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-
-		/* copied out of SPI's memory, which SPI_finish frees */
-		old = MemoryContextSwitchTo(st->stats_cxt);
-		if (!isnull)
-			lime = DatumGetJsonbPCopy(d);
-		MemoryContextSwitchTo(old);
+		v = member(&profile->root, "lime");
+		if (v != NULL && v->type == jbvBinary)
+			lime = v->val.binary.data;
+		else if (v != NULL)
+			lime_corrupt(model, "not an object");
 	}
-	SPI_finish();
-	if (no_profile)
+	if (profile == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("model \"%s\" has no training profile, which LIME samples from", model),
@@ -232,15 +213,15 @@ load_stats(CsLimeState *st, const cs_model *m)
 				 errmsg("model \"%s\" has no LIME training statistics in its profile", model),
 				 errhint("A model trained before they were stored lacks them: train it again with "
 						 "cs_train.")));
-	if (!JB_ROOT_IS_OBJECT(lime))
+	if (!JsonContainerIsObject(lime))
 		lime_corrupt(model, "not an object");
-	v = member(&lime->root, "version");
+	v = member(lime, "version");
 	if (number(v, "version", model) != CS_LIME_STATS_VERSION)
 		lime_corrupt(model,
 					 "version %g is not %d",
 					 number(v, "version", model),
 					 CS_LIME_STATS_VERSION);
-	v = member(&lime->root, "features");
+	v = member(lime, "features");
 	if (v == NULL || v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data) ||
 		JsonContainerSize(v->val.binary.data) != (uint32) m->schema.n_features)
 		lime_corrupt(model,

@@ -199,6 +199,46 @@ cs_registry_resolve(const char *ref, CsModelRef *out)
 	SPI_finish();
 }
 
+/*
+ * The training profile of a model id (cs_models.profile), palloc'd in the
+ * current context; NULL when the model has none (an imported model).  The
+ * copy is made before SPI_finish frees SPI's memory.
+ */
+Jsonb *
+cs_registry_profile(int64 model_id)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Datum         arg = Int64GetDatum(model_id);
+	Oid           argtype = INT8OID;
+	Jsonb        *profile = NULL;
+	bool          isnull;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args(psprintf("SELECT profile FROM %s WHERE model_id = $1",
+									   cs_registry_table("cs_models")),
+							  1,
+							  &argtype,
+							  &arg,
+							  NULL,
+							  true,
+							  1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model %lld was deleted while in use", (long long) model_id)));
+	{
+		Datum         d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+
+		if (!isnull)
+			profile = DatumGetJsonbPCopy(d);
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	return profile;
+}
+
 /* The blob of a model id, palloc'd in the current context. */
 bytea *
 cs_registry_fetch_blob(int64 model_id)
