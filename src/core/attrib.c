@@ -723,23 +723,18 @@ tree_input(const cs_model *m, const double *in, double *out)
 		out[j] = m->schema.features[j].kind == CS_KIND_CATEGORICAL && in[j] < 0 ? 0 : in[j];
 }
 
-cs_status
-cs_reference_shap(const cs_model *m, const double *x, const double *refs, const double *weights,
-				  int32_t n_refs, int32_t nsamples, uint64_t seed, cs_progress_fn progress,
-				  void *ctx, double *phi, cs_error *err)
+/*
+ * The exact (linear or tree) values of x against weighted reference rows
+ * whose weighted mean value, base, the caller knows.
+ */
+static cs_status
+reference_shap_exact(const cs_model *m, const double *x, const double *refs, const double *weights,
+					 int32_t n_refs, double base, double *phi, cs_error *err)
 {
 	int32_t nf = m->schema.n_features;
 	int32_t i, j;
-	double  base = 0;
 
-	if (n_refs < 1)
-		return cs_fail(err, CS_ERR_INVALID, "no reference rows to compare with");
-	if (m->type == CS_MODEL_DNN)
-		return cs_kernel_shap(m, x, refs, weights, n_refs, nsamples, seed, progress, ctx, phi, err);
 	memset(phi, 0, sizeof(double) * ((size_t) nf + 1));
-	for (i = 0; i < n_refs; i++)
-		base +=
-			row_weight(weights, i, n_refs) * cs_explain_value(m, refs + (size_t) i * (size_t) nf);
 	if (m->type == CS_MODEL_LOGISTIC_REGRESSION)
 	{
 		int32_t dw = m->schema.design_width;
@@ -803,6 +798,25 @@ cs_reference_shap(const cs_model *m, const double *x, const double *refs, const 
 	}
 	phi[nf] = base;
 	return CS_OK;
+}
+
+cs_status
+cs_reference_shap(const cs_model *m, const double *x, const double *refs, const double *weights,
+				  int32_t n_refs, int32_t nsamples, uint64_t seed, cs_progress_fn progress,
+				  void *ctx, double *phi, cs_error *err)
+{
+	int32_t nf = m->schema.n_features;
+	int32_t i;
+	double  base = 0;
+
+	if (n_refs < 1)
+		return cs_fail(err, CS_ERR_INVALID, "no reference rows to compare with");
+	if (m->type == CS_MODEL_DNN)
+		return cs_kernel_shap(m, x, refs, weights, n_refs, nsamples, seed, progress, ctx, phi, err);
+	for (i = 0; i < n_refs; i++)
+		base +=
+			row_weight(weights, i, n_refs) * cs_explain_value(m, refs + (size_t) i * (size_t) nf);
+	return reference_shap_exact(m, x, refs, weights, n_refs, base, phi, err);
 }
 
 cs_status
@@ -879,7 +893,11 @@ cs_cutoff_shap(const cs_model *m, const double *x, double cutoff, int32_t nsampl
 		weight[i] = i < n_below ? (1 - w_above) / n_below : w_above / n_above;
 		mean += weight[i] * ref->values[idx[i]];
 	}
-	st = cs_reference_shap(m, x, refs, weight, n, nsamples, seed, progress, ctx, phi, err);
+	/* the references' values are stored with them: no need to score them again */
+	if (m->type == CS_MODEL_DNN)
+		st = cs_reference_shap(m, x, refs, weight, n, nsamples, seed, progress, ctx, phi, err);
+	else
+		st = reference_shap_exact(m, x, refs, weight, n, mean, phi, err);
 	cs_free(refs);
 	if (m->type == CS_MODEL_RANDOM_FOREST)
 		*reference_score = mean;
